@@ -1,0 +1,257 @@
+"""SQLite storage: one file, WAL, per-thread connections and ordered migrations.
+
+Reads never wait for writers (WAL). Writes are serialised by a process-wide lock plus
+``BEGIN IMMEDIATE`` so that read-modify-write sequences (a new prompt version = highest + 1)
+are atomic even across processes sharing the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    """Run DDL statements inside the open transaction (``executescript`` would commit it)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _m001_meta(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def _m002_prompts(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE prompt_names (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE prompts (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL REFERENCES prompt_names(name) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            commit_message TEXT,
+            created_by TEXT NOT NULL DEFAULT 'API',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (name, version)
+        );
+        CREATE TABLE prompt_labels (
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, label)
+        );
+        CREATE INDEX prompt_labels_version ON prompt_labels(name, version);
+        """,
+    )
+
+
+def _m003_tracing(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE traces (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            timestamp TEXT NOT NULL,
+            user_id TEXT,
+            session_id TEXT,
+            release TEXT,
+            version TEXT,
+            input TEXT,
+            output TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            tags TEXT NOT NULL DEFAULT '[]',
+            environment TEXT NOT NULL DEFAULT 'default',
+            public INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX traces_timestamp ON traces(timestamp);
+        CREATE INDEX traces_session ON traces(session_id);
+        CREATE TABLE observations (
+            id TEXT PRIMARY KEY,
+            trace_id TEXT NOT NULL,
+            parent_observation_id TEXT,
+            type TEXT NOT NULL,
+            name TEXT,
+            start_time TEXT NOT NULL,
+            end_time TEXT,
+            completion_start_time TEXT,
+            model TEXT,
+            model_parameters TEXT,
+            input TEXT,
+            output TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            usage_details TEXT NOT NULL DEFAULT '{}',
+            cost_details TEXT NOT NULL DEFAULT '{}',
+            level TEXT NOT NULL DEFAULT 'DEFAULT',
+            status_message TEXT,
+            version TEXT,
+            environment TEXT NOT NULL DEFAULT 'default',
+            prompt_name TEXT,
+            prompt_version INTEGER,
+            user_id TEXT,
+            session_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX observations_trace ON observations(trace_id, start_time);
+        CREATE INDEX observations_start ON observations(start_time);
+        """,
+    )
+
+
+def _m004_scores(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE scores (
+            id TEXT PRIMARY KEY,
+            trace_id TEXT,
+            observation_id TEXT,
+            session_id TEXT,
+            dataset_run_id TEXT,
+            name TEXT NOT NULL,
+            value REAL,
+            string_value TEXT,
+            data_type TEXT NOT NULL,
+            comment TEXT,
+            metadata TEXT,
+            config_id TEXT,
+            queue_id TEXT,
+            author_user_id TEXT,
+            environment TEXT NOT NULL DEFAULT 'default',
+            source TEXT NOT NULL DEFAULT 'API',
+            timestamp TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX scores_trace ON scores(trace_id);
+        CREATE INDEX scores_timestamp ON scores(timestamp);
+        """,
+    )
+
+
+def _m005_datasets(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE datasets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT,
+            metadata TEXT,
+            input_schema TEXT,
+            expected_output_schema TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE dataset_items (
+            id TEXT PRIMARY KEY,
+            dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            status TEXT NOT NULL DEFAULT 'ACTIVE',
+            input TEXT,
+            expected_output TEXT,
+            metadata TEXT,
+            source_trace_id TEXT,
+            source_observation_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX dataset_items_dataset ON dataset_items(dataset_id, created_at);
+        """,
+    )
+
+
+# Ordered and append-only: a released migration is never edited, a change is a new entry.
+MIGRATIONS: list[Migration] = [
+    _m001_meta,
+    _m002_prompts,
+    _m003_tracing,
+    _m004_scores,
+    _m005_datasets,
+]
+
+
+class Database:
+    """A SQLite file shared by the server's threads."""
+
+    def __init__(self, path: Path, migrations: list[Migration] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.migrate(MIGRATIONS if migrations is None else migrations)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; use :meth:`write` for transactions)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A serialised write transaction (``BEGIN IMMEDIATE``), committed on success."""
+        conn = self.conn
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    def migrate(self, migrations: list[Migration]) -> None:
+        """Apply the migrations this file has not seen yet, all in one transaction."""
+        with self.write() as conn:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for index, migration in enumerate(migrations[current:], start=current + 1):
+                migration(conn)
+                conn.execute(f"PRAGMA user_version = {index}")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

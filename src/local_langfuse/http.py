@@ -1,0 +1,92 @@
+"""Small HTTP helpers shared by the routes: JSON in and out, timestamps, pagination."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from local_langfuse.errors import BadRequestError
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(data: Any, status_code: int = 200) -> Response:
+    return Response(dumps(data), status_code=status_code, media_type="application/json")
+
+
+def error_response(status_code: int, message: str, error: str = "Error") -> Response:
+    return json_response({"message": message, "error": error}, status_code)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, or a 400 that says what is wrong with it."""
+    body = await request.body()
+    if not body:
+        raise BadRequestError("Request body is empty; expected a JSON document.")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError(f"Request body is not valid JSON: {exc}") from exc
+
+
+def now_iso() -> str:
+    """Now, in the format Langfuse returns (millisecond precision, ``Z``)."""
+    return format_ts(datetime.now(UTC))
+
+
+def format_ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def ns_to_iso(nanos: int) -> str:
+    """OTLP nanoseconds since the epoch → ISO timestamp with millisecond precision."""
+    return format_ts(datetime.fromtimestamp(nanos / 1e9, tz=UTC))
+
+
+def parse_ts(value: str, field: str) -> datetime:
+    """An ISO-8601 query parameter, or a 400 naming the parameter."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequestError(
+            f"Query parameter '{field}' is not an ISO-8601 datetime: {value!r}"
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def int_param(
+    request: Request, name: str, default: int, *, minimum: int = 1, maximum: int | None = None
+) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequestError(f"Query parameter '{name}' must be an integer, got {raw!r}") from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f" and at most {maximum}" if maximum is not None else ""
+        raise BadRequestError(f"Query parameter '{name}' must be at least {minimum}{bound}")
+    return value
+
+
+def page_meta(page: int, limit: int, total: int) -> dict[str, int]:
+    """Langfuse's page-based ``meta`` block."""
+    return {
+        "page": page,
+        "limit": limit,
+        "totalItems": total,
+        "totalPages": math.ceil(total / limit) if limit else 0,
+    }

@@ -1,0 +1,9 @@
+"""Routers, one module per area of the public API; the app includes them in this order."""
+
+from fastapi import APIRouter
+
+from local_langfuse.routes import health
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+]

@@ -1,0 +1,53 @@
+"""Shared fixtures: one local-langfuse server and one SDK client for the whole session.
+
+The langfuse SDK keeps one resource manager per public key (and disables ``get_client()`` when
+several keys exist), so tests share a server and isolate themselves with unique names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langfuse import Langfuse
+
+from local_langfuse import LocalLangfuseServer
+from tests.support.servers import PUBLIC_KEY, SECRET_KEY, start_local_langfuse
+
+
+@pytest.fixture(scope="session")
+def lf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLangfuseServer]:
+    db_path: Path = tmp_path_factory.mktemp("local-langfuse") / "langfuse.sqlite3"
+    server = start_local_langfuse(db_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def langfuse(lf_server: LocalLangfuseServer) -> Iterator[Langfuse]:
+    client = Langfuse(
+        public_key=PUBLIC_KEY,
+        secret_key=SECRET_KEY,
+        base_url=lf_server.base_url,
+        flush_at=512,
+        flush_interval=0.5,
+    )
+    yield client
+    client.flush()
+    client.shutdown()
+
+
+@pytest.fixture
+def api(lf_server: LocalLangfuseServer) -> Iterator[httpx.Client]:
+    """Raw HTTP with valid auth, for status codes and bodies the SDK hides."""
+    with httpx.Client(base_url=lf_server.base_url, auth=(PUBLIC_KEY, SECRET_KEY)) as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for names in the shared server."""
+    return uuid.uuid4().hex[:8]
