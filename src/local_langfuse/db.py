@@ -28,12 +28,14 @@ def _m001_meta(conn: sqlite3.Connection) -> None:
 
 
 def _m002_prompts(conn: sqlite3.Connection) -> None:
+    # One row per prompt name (type and tags are shared by all its versions), one per version,
+    # one per (name, label): a label lives on exactly one version, `latest` included.
     _script(
         conn,
         """
         CREATE TABLE prompt_names (
             name TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('text', 'chat')),
             tags TEXT NOT NULL DEFAULT '[]',
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
@@ -51,12 +53,14 @@ def _m002_prompts(conn: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL,
             UNIQUE (name, version)
         );
+        CREATE INDEX prompts_updated ON prompts(updated_at);
         CREATE TABLE prompt_labels (
             name TEXT NOT NULL,
             label TEXT NOT NULL,
             version INTEGER NOT NULL,
-            PRIMARY KEY (name, label)
-        );
+            PRIMARY KEY (name, label),
+            FOREIGN KEY (name, version) REFERENCES prompts(name, version) ON DELETE CASCADE
+        ) WITHOUT ROWID;
         CREATE INDEX prompt_labels_version ON prompt_labels(name, version);
         """,
     )

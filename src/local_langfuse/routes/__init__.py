@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from local_langfuse.routes import health
+from local_langfuse.routes import health, prompts
 
 ROUTERS: list[APIRouter] = [
     health.router,
+    prompts.router,
 ]
