@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from local_langfuse.routes import health, prompts
+from local_langfuse.routes import datasets, health, prompts
 
 ROUTERS: list[APIRouter] = [
     health.router,
     prompts.router,
+    datasets.router,
 ]
