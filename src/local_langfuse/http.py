@@ -34,6 +34,8 @@ async def read_json(request: Request) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError(f"Request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequestError("Request body is JSON nested too deeply to parse.") from exc
 
 
 def now_iso() -> str:

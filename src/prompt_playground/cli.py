@@ -18,6 +18,12 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _commands() -> None:
+    """Test Langfuse prompt versions on sample chats with typed outputs."""
+    # A callback keeps `local-langfuse` a sub-command even while it is the only command.
+
+
 @app.command("local-langfuse")
 def local_langfuse(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
