@@ -67,12 +67,16 @@ def _m002_prompts(conn: sqlite3.Connection) -> None:
 
 
 def _m003_tracing(conn: sqlite3.Connection) -> None:
+    # Timestamps are fixed-width ISO text with microseconds ("...T12:00:00.123456Z"), so they
+    # sort and compare as text; JSON columns hold the decoded values, input/output raw strings.
     _script(
         conn,
         """
         CREATE TABLE traces (
             id TEXT PRIMARY KEY,
             name TEXT,
+            root_name TEXT,
+            root_observation_id TEXT,
             timestamp TEXT NOT NULL,
             user_id TEXT,
             session_id TEXT,
@@ -89,6 +93,7 @@ def _m003_tracing(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX traces_timestamp ON traces(timestamp);
         CREATE INDEX traces_session ON traces(session_id);
+        CREATE INDEX traces_user ON traces(user_id);
         CREATE TABLE observations (
             id TEXT PRIMARY KEY,
             trace_id TEXT NOT NULL,
@@ -105,6 +110,7 @@ def _m003_tracing(conn: sqlite3.Connection) -> None:
             metadata TEXT NOT NULL DEFAULT '{}',
             usage_details TEXT NOT NULL DEFAULT '{}',
             cost_details TEXT NOT NULL DEFAULT '{}',
+            total_cost REAL,
             level TEXT NOT NULL DEFAULT 'DEFAULT',
             status_message TEXT,
             version TEXT,
@@ -113,11 +119,13 @@ def _m003_tracing(conn: sqlite3.Connection) -> None:
             prompt_version INTEGER,
             user_id TEXT,
             session_id TEXT,
+            is_root INTEGER NOT NULL DEFAULT 0,
+            experiment TEXT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
         CREATE INDEX observations_trace ON observations(trace_id, start_time);
-        CREATE INDEX observations_start ON observations(start_time);
+        CREATE INDEX observations_start ON observations(start_time, id);
         """,
     )
 
@@ -148,7 +156,9 @@ def _m004_scores(conn: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL
         );
         CREATE INDEX scores_trace ON scores(trace_id);
-        CREATE INDEX scores_timestamp ON scores(timestamp);
+        CREATE INDEX scores_session ON scores(session_id);
+        CREATE INDEX scores_run ON scores(dataset_run_id);
+        CREATE INDEX scores_timestamp ON scores(timestamp, id);
         """,
     )
 

@@ -1,0 +1,289 @@
+"""``GET /api/public/v2/observations``: field groups, filters and cursor pagination.
+
+The SDK v5 has no trace getter; this endpoint is how traces are read back. Rows are built from
+the columns the OTLP mapping stored (see ``local_langfuse.ingest``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from local_langfuse.config import ServerConfig
+from local_langfuse.db import Database
+from local_langfuse.errors import BadRequestError, NotImplementedApiError
+from local_langfuse.http import int_param, json_response, parse_ts
+from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES, dt_to_ts
+
+router = APIRouter()
+
+FIELD_GROUPS = (
+    "core",
+    "basic",
+    "time",
+    "io",
+    "metadata",
+    "model",
+    "usage",
+    "prompt",
+    "metrics",
+    "trace_context",
+)
+DEFAULT_GROUPS = frozenset({"core", "basic"})
+METADATA_TRUNCATE = 200
+MAX_LIMIT = 1000
+
+# Observation columns plus what the groups need from the trace and the prompt tables.
+SELECT = """
+SELECT o.*, t.public AS trace_public, t.tags AS trace_tags, t.release AS trace_release,
+       COALESCE(t.name, t.root_name) AS trace_name, p.id AS prompt_id
+FROM observations o
+LEFT JOIN traces t ON t.id = o.trace_id
+LEFT JOIN prompts p ON p.name = o.prompt_name AND p.version = o.prompt_version
+"""
+
+
+def api_ts(stored: str | None) -> str | None:
+    """Stored microsecond timestamp → Langfuse's millisecond ``...Z`` form."""
+    return None if stored is None else stored[:23] + "Z"
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return delta.total_seconds()
+
+
+def decode_json(text: str | None) -> Any:
+    """A stored JSON column, or a raw input/output string decoded when it is JSON."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _truncate(metadata: dict[str, Any], expand: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key not in expand:
+            text = value if isinstance(value, str) else None
+            if text is None and isinstance(value, dict | list):
+                text = json.dumps(value, ensure_ascii=False)
+            if text is not None and len(text) > METADATA_TRUNCATE:
+                value = text[:METADATA_TRUNCATE]
+        out[key] = value
+    return out
+
+
+def observation_v2(
+    row: sqlite3.Row, groups: frozenset[str], project_id: str, expand: frozenset[str]
+) -> dict[str, Any]:
+    """One ``ObservationV2`` with the requested field groups (``core`` always)."""
+    item: dict[str, Any] = {
+        "id": row["id"],
+        "traceId": row["trace_id"],
+        "startTime": api_ts(row["start_time"]),
+        "endTime": api_ts(row["end_time"]),
+        "projectId": project_id,
+        "parentObservationId": row["parent_observation_id"],
+        "type": row["type"],
+        # Required by the schema; local-langfuse has no model price table.
+        "modelId": None,
+        "inputPrice": None,
+        "outputPrice": None,
+        "totalPrice": None,
+    }
+    if "basic" in groups:
+        item.update(
+            name=row["name"],
+            level=row["level"],
+            statusMessage=row["status_message"],
+            version=row["version"],
+            environment=row["environment"],
+            bookmarked=False,
+            public=bool(row["trace_public"]),
+            userId=row["user_id"],
+            sessionId=row["session_id"],
+            isRootObservation=bool(row["is_root"]),
+        )
+    if "time" in groups:
+        item.update(
+            completionStartTime=api_ts(row["completion_start_time"]),
+            createdAt=api_ts(row["created_at"]),
+            updatedAt=api_ts(row["updated_at"]),
+        )
+    if "io" in groups:
+        item.update(input=row["input"], output=row["output"])
+    if "metadata" in groups:
+        item["metadata"] = _truncate(json.loads(row["metadata"]), expand)
+    if "model" in groups:
+        item.update(
+            model=row["model"],
+            providedModelName=row["model"],
+            internalModelId=None,
+            modelParameters=decode_json(row["model_parameters"]),
+        )
+    if "usage" in groups:
+        item.update(
+            usageDetails=json.loads(row["usage_details"]),
+            costDetails=json.loads(row["cost_details"]),
+            totalCost=row["total_cost"],
+            usagePricingTierName=None,
+        )
+    if "prompt" in groups:
+        item.update(
+            promptId=row["prompt_id"],
+            promptName=row["prompt_name"],
+            promptVersion=row["prompt_version"],
+        )
+    if "metrics" in groups:
+        item.update(
+            latency=seconds_between(row["start_time"], row["end_time"]),
+            timeToFirstToken=seconds_between(row["start_time"], row["completion_start_time"]),
+        )
+    if "trace_context" in groups:
+        tags = row["trace_tags"]
+        item.update(
+            tags=json.loads(tags) if tags is not None else [],
+            release=row["trace_release"],
+            traceName=row["trace_name"],
+        )
+    return item
+
+
+def parse_groups(raw: str | None) -> frozenset[str]:
+    if raw is None or not raw.strip():
+        return DEFAULT_GROUPS
+    groups = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(groups - set(FIELD_GROUPS))
+    if unknown:
+        raise BadRequestError(
+            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(FIELD_GROUPS)}."
+        )
+    return frozenset(groups | {"core"})
+
+
+def _encode_cursor(start_time: str, obs_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([start_time, obs_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        start, obs_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadRequestError(
+            "Query parameter 'cursor' is not a cursor this server returned; pass meta.cursor "
+            "from the previous page unchanged."
+        ) from exc
+    return str(start), str(obs_id)
+
+
+def _bool_param(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise BadRequestError(f"Query parameter '{name}' must be true or false, got {raw!r}")
+
+
+@router.get("/api/public/v2/observations")
+def list_observations(request: Request) -> Response:
+    config: ServerConfig = request.app.state.config
+    db: Database = request.app.state.db
+    query = request.query_params
+    groups = parse_groups(query.get("fields"))
+    expand = frozenset(
+        key.strip() for key in (query.get("expandMetadata") or "").split(",") if key.strip()
+    )
+    limit = int_param(request, "limit", 50, maximum=MAX_LIMIT)
+    if _bool_param(request, "parseIoAsJson"):
+        raise BadRequestError(
+            "parseIoAsJson is deprecated: input and output are always raw strings. "
+            "Remove the parameter and decode them yourself."
+        )
+    if query.get("filter"):
+        raise NotImplementedApiError(
+            "The structured 'filter' parameter is not implemented by local-langfuse; use the "
+            "query parameters (traceId, type, name, userId, level, ...) instead."
+        )
+
+    where: list[str] = []
+    args: list[Any] = []
+    for param, column in (
+        ("traceId", "o.trace_id"),
+        ("name", "o.name"),
+        ("userId", "o.user_id"),
+        ("sessionId", "o.session_id"),
+        ("version", "o.version"),
+    ):
+        value = query.get(param)
+        if value is not None and value != "":
+            where.append(f"{column} = ?")
+            args.append(value)
+    obs_type = query.get("type")
+    if obs_type:
+        if obs_type.lower() not in OBSERVATION_TYPES:
+            raise BadRequestError(
+                f"Unknown observation type {obs_type!r}; one of "
+                f"{', '.join(sorted(t.upper() for t in OBSERVATION_TYPES))}."
+            )
+        where.append("o.type = ?")
+        args.append(obs_type.upper())
+    level = query.get("level")
+    if level:
+        if level.upper() not in LEVELS:
+            raise BadRequestError(f"Unknown level {level!r}; one of {', '.join(sorted(LEVELS))}.")
+        where.append("o.level = ?")
+        args.append(level.upper())
+    if "parentObservationId" in query:
+        parent = query["parentObservationId"]
+        if parent:
+            where.append("o.parent_observation_id = ?")
+            args.append(parent)
+        else:
+            where.append("o.parent_observation_id IS NULL")
+    is_root = _bool_param(request, "isRootObservation")
+    if is_root is not None:
+        where.append("o.is_root = ?")
+        args.append(1 if is_root else 0)
+    environments = [env for env in query.getlist("environment") if env]
+    if environments:
+        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
+        args.extend(environments)
+    if query.get("fromStartTime"):
+        where.append("o.start_time >= ?")
+        args.append(dt_to_ts(parse_ts(query["fromStartTime"], "fromStartTime")))
+    if query.get("toStartTime"):
+        where.append("o.start_time < ?")
+        args.append(dt_to_ts(parse_ts(query["toStartTime"], "toStartTime")))
+    if query.get("cursor"):
+        start, obs_id = _decode_cursor(query["cursor"])
+        where.append("(o.start_time < ? OR (o.start_time = ? AND o.id < ?))")
+        args.extend([start, start, obs_id])
+
+    sql = SELECT
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY o.start_time DESC, o.id DESC LIMIT ?"
+    args.append(limit + 1)
+    rows = db.conn.execute(sql, args).fetchall()
+    meta: dict[str, Any] = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        meta["cursor"] = _encode_cursor(rows[-1]["start_time"], rows[-1]["id"])
+    data = [observation_v2(row, groups, config.project_id, expand) for row in rows]
+    return json_response({"data": data, "meta": meta})
