@@ -542,3 +542,11 @@ def test_delete_of_an_unknown_prompt_is_a_404(api: httpx.Client, unique: str) ->
 )
 def test_list_rejects_bad_queries(api: httpx.Client, params: dict[str, Any], fragment: str) -> None:
     assert fragment in checked(api.get(PROMPTS, params=params), 400)["message"]
+
+
+def test_list_answers_501_for_the_filter_parameter_instead_of_ignoring_it(
+    api: httpx.Client,
+) -> None:
+    response = api.get(PROMPTS, params={"filter": '[{"column":"name"}]'})
+    assert response.status_code == 501
+    assert "'filter'" in response.json()["message"]

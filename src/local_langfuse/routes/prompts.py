@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from local_langfuse.config import ServerConfig
-from local_langfuse.errors import BadRequestError, NotFoundError
+from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
 from local_langfuse.http import format_ts, int_param, json_response, page_meta, parse_ts, read_json
 from local_langfuse.prompts import (
     PromptListFilter,
@@ -81,6 +81,11 @@ def _label_query(request: Request) -> str | None:
 @router.get(COLLECTION)
 async def list_prompts(request: Request) -> Response:
     query = request.query_params
+    if query.get("filter"):
+        raise NotImplementedApiError(
+            "The 'filter' query parameter of GET /api/public/v2/prompts is not implemented by "
+            "local-langfuse; use name, label, tag, fromUpdatedAt and toUpdatedAt."
+        )
     page = int_param(request, "page", 1)
     limit = int_param(request, "limit", 50)
     from_ts = query.get("fromUpdatedAt")
