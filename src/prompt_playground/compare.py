@@ -127,9 +127,15 @@ def _merge_kinds(kinds: Iterable[FieldKind]) -> FieldKind:
     return "object"
 
 
+_SCHEMA_KEYWORDS = ("properties", "type", "$ref", "$defs", "definitions", "anyOf", "allOf")
+
+
 def _is_schema(candidate: Mapping[str, Any]) -> bool:
-    return not candidate or any(
-        key in candidate for key in ("properties", "type", "$ref", "$defs", "anyOf", "allOf")
+    """One JSON schema (not a mapping variant → schema)."""
+    return (
+        not candidate
+        or any(key in candidate for key in _SCHEMA_KEYWORDS)
+        or not all(isinstance(value, Mapping) for value in candidate.values())
     )
 
 
@@ -780,3 +786,82 @@ def differs_mask(
         for c in cols:
             mask[c] = flags
     return mask
+
+
+# --------------------------------------------------------------------------- tables for the page
+
+
+def metrics_table(comparison: Comparison) -> pd.DataFrame:
+    """One row per variant with its run figures (rates as 0..1, ``None`` when unknown)."""
+    import pandas as pd
+
+    rows = [
+        {
+            "variant": m.variant,
+            "n": m.n,
+            "valid_rate": m.valid_rate,
+            "error_rate": m.error_rate,
+            "mean_attempts": m.mean_attempts,
+            "latency_p50_ms": m.latency_p50_ms,
+            "latency_p95_ms": m.latency_p95_ms,
+            "input_tokens": m.input_tokens,
+            "input_tokens_mean": m.input_tokens_mean,
+            "output_tokens": m.output_tokens,
+            "output_tokens_mean": m.output_tokens_mean,
+            "cost_usd": m.cost_usd,
+        }
+        for m in comparison.metrics.values()
+    ]
+    return pd.DataFrame(rows, columns=_METRIC_COLUMNS)
+
+
+_METRIC_COLUMNS = [
+    "variant",
+    "n",
+    "valid_rate",
+    "error_rate",
+    "mean_attempts",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "input_tokens",
+    "input_tokens_mean",
+    "output_tokens",
+    "output_tokens_mean",
+    "cost_usd",
+]
+
+
+def agreement_table(comparison: Comparison) -> pd.DataFrame:
+    """One row per field: ``field``, ``agreement`` (0..1 or None), ``n_compared``, ``n_differ``."""
+    import pandas as pd
+
+    rows = [
+        {
+            "field": a.field,
+            "agreement": a.rate,
+            "n_compared": a.n_compared,
+            "n_differ": a.n_compared - a.n_agree,
+        }
+        for a in comparison.agreement.values()
+    ]
+    return pd.DataFrame(rows, columns=["field", "agreement", "n_compared", "n_differ"])
+
+
+def accuracy_table(comparison: Comparison) -> pd.DataFrame:
+    """One row per (field, variant) with expected values: ``accuracy``, ``n_scored``,
+    ``n_unscored`` (samples the variant failed on)."""
+    import pandas as pd
+
+    rows = [
+        {
+            "field": name,
+            "variant": variant,
+            "accuracy": acc.accuracy,
+            "n_scored": acc.n_scored,
+            "n_unscored": acc.n_unscored,
+        }
+        for name in comparison.fields
+        for variant in comparison.variants
+        if (acc := comparison.accuracy.get(variant, {}).get(name)) is not None
+    ]
+    return pd.DataFrame(rows, columns=["field", "variant", "accuracy", "n_scored", "n_unscored"])

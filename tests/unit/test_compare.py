@@ -9,9 +9,12 @@ import pytest
 from prompt_playground.compare import (
     Diff,
     accuracy_scores,
+    accuracy_table,
+    agreement_table,
     compare,
     differs_mask,
     field_kinds,
+    metrics_table,
     percentile,
     render_change,
     schema_fields,
@@ -422,3 +425,28 @@ def test_compare_scales_linearly_on_ten_thousand_samples() -> None:
     assert comparison.agreement["sentiment"].rate == pytest.approx(0.9)
     assert len(comparison.diffs) == 1_000
     assert side_by_side(results, variants, list(comparison.fields))["differs"].sum() == 1_000
+
+
+def test_a_schema_without_properties_is_still_one_schema() -> None:
+    assert schema_fields({"title": "Out", "description": "nothing yet"}) == {}
+
+
+def test_tables_for_the_page() -> None:
+    results = [
+        result("1", "v1", out(), expected={"sentiment": "positive"}, latency_ms=10.0),
+        result("1", "v2", out(sentiment="negative"), expected={"sentiment": "positive"}),
+        result("2", "v1", out(), expected={"sentiment": "negative"}),
+        result("2", "v2", None, error="x", expected={"sentiment": "negative"}),
+    ]
+    comparison = compare(results, SCHEMA, ["v1", "v2"])
+    metrics = metrics_table(comparison)
+    assert metrics["variant"].tolist() == ["v1", "v2"]
+    assert metrics["error_rate"].tolist() == [0.0, 0.5]
+    agreement = agreement_table(comparison).set_index("field")
+    assert agreement.loc["sentiment", "n_differ"] == 1
+    assert agreement.loc["sentiment", "n_compared"] == 1
+    accuracy = accuracy_table(comparison)
+    assert accuracy.to_dict("records") == [
+        {"field": "sentiment", "variant": "v1", "accuracy": 0.5, "n_scored": 2, "n_unscored": 0},
+        {"field": "sentiment", "variant": "v2", "accuracy": 0.0, "n_scored": 1, "n_unscored": 1},
+    ]
