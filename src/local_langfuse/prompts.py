@@ -225,10 +225,22 @@ def _check_message(item: Any, field: str) -> dict[str, str]:
     return message
 
 
+def _check_unicode(body: Any) -> None:
+    """JSON may escape lone surrogates (``"\\ud800"``); they are not text SQLite can store."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise BadRequestError(
+            "Request body contains an unpaired UTF-16 surrogate escape (e.g. \\ud800), "
+            "which is not valid Unicode text."
+        ) from exc
+
+
 def parse_create_request(body: Any) -> NewPromptVersion:
     """Validate a create-prompt body; every problem is a 400 naming the field."""
     if not isinstance(body, dict):
         raise BadRequestError(f"Request body must be a JSON object, got {_kind(body)}.")
+    _check_unicode(body)
     if "name" not in body:
         raise BadRequestError("Field 'name' is required.")
     name = check_name(body["name"])
@@ -285,6 +297,7 @@ def parse_new_labels(body: Any) -> list[str]:
     """Validate a ``{"newLabels": [...]}`` body."""
     if not isinstance(body, dict):
         raise BadRequestError(f"Request body must be a JSON object, got {_kind(body)}.")
+    _check_unicode(body)
     if "newLabels" not in body:
         raise BadRequestError("Field 'newLabels' is required (a list of labels).")
     if body["newLabels"] is None:

@@ -451,6 +451,8 @@ def test_create_rejects_bad_bodies_with_a_message_naming_the_field(
     [
         (b"", "empty"),
         (b"{not json", "not valid JSON"),
+        (b'{"name":"n","prompt":"x\\ud800"}', "surrogate"),
+        (b'{"name":"n","prompt":"x","config":{"a":1e400}}', "'config'"),
         (b'{"name":"n","prompt":"x","config":{"t":NaN}}', "'config'"),
     ],
 )
@@ -468,6 +470,7 @@ def test_create_rejects_bodies_that_are_not_json(
         ({"version": "abc"}, "'version'"),
         ({"version": 0}, "'version'"),
         ({"label": ""}, "'label'"),
+        ({"version": 2**63}, "at most"),
     ],
 )
 def test_get_rejects_bad_queries(
@@ -484,6 +487,7 @@ def test_get_rejects_bad_queries(
         ("/versions/9", {"newLabels": ["staging"]}, 404, "version 9"),
         ("/versions/abc", {"newLabels": ["staging"]}, 400, "positive integer"),
         ("/versions/0", {"newLabels": ["staging"]}, 400, "positive integer"),
+        ("/versions/99999999999999999999", {"newLabels": ["a"]}, 400, "positive integer"),
         ("/versions/1", {}, 400, "'newLabels'"),
         ("/versions/1", {"newLabels": "staging"}, 400, "'newLabels'"),
         ("/versions/1", {"newLabels": None}, 400, "'newLabels'"),
@@ -536,6 +540,7 @@ def test_delete_of_an_unknown_prompt_is_a_404(api: httpx.Client, unique: str) ->
     ("params", "fragment"),
     [
         ({"page": 0}, "'page'"),
+        ({"limit": 2**64}, "'limit'"),
         ({"limit": "many"}, "'limit'"),
         ({"fromUpdatedAt": "soon"}, "'fromUpdatedAt'"),
     ],

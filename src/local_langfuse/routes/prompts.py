@@ -29,6 +29,8 @@ router = APIRouter()
 COLLECTION = "/api/public/v2/prompts"
 _PREFIX = (COLLECTION + "/").encode()
 JSON = "application/json"
+# Versions and page sizes are 32-bit integers in Langfuse; larger ones would overflow SQLite.
+MAX_INT = 2**31 - 1
 
 
 def _store(request: Request) -> PromptStore:
@@ -66,7 +68,7 @@ def _name_only(request: Request) -> str:
 def _version_query(request: Request) -> int | None:
     if request.query_params.get("version") in (None, ""):
         return None
-    return int_param(request, "version", 1)
+    return int_param(request, "version", 1, maximum=MAX_INT)
 
 
 def _label_query(request: Request) -> str | None:
@@ -86,8 +88,8 @@ async def list_prompts(request: Request) -> Response:
             "The 'filter' query parameter of GET /api/public/v2/prompts is not implemented by "
             "local-langfuse; use name, label, tag, fromUpdatedAt and toUpdatedAt."
         )
-    page = int_param(request, "page", 1)
-    limit = int_param(request, "limit", 50)
+    page = int_param(request, "page", 1, maximum=MAX_INT)
+    limit = int_param(request, "limit", 50, maximum=MAX_INT)
     from_ts = query.get("fromUpdatedAt")
     to_ts = query.get("toUpdatedAt")
     filters = PromptListFilter(
@@ -123,14 +125,16 @@ async def get_prompt(request: Request) -> Response:
 @router.patch(COLLECTION + "/{rest:path}")
 async def update_prompt_version(request: Request) -> Response:
     segments = _segments(request)
-    if len(segments) != 3 or segments[1] != "versions" or not segments[0]:
+    if not segments[0]:
+        raise BadRequestError("The prompt name is missing from the path.")
+    if len(segments) != 3 or segments[1] != "versions":
         raise _not_routed(segments, request.method)
     name, raw_version = segments[0], segments[2]
     try:
         version = int(raw_version)
     except ValueError:
         version = 0
-    if version < 1:
+    if not 1 <= version <= MAX_INT:
         raise BadRequestError(
             f"The version in the path must be a positive integer, got {raw_version!r}."
         )
