@@ -1,14 +1,21 @@
-"""The ``prompt-playground`` command line."""
+"""The ``prompt-playground`` command line: sync, run, promote, versions, and the local server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from prompt_playground.errors import PlaygroundError
 
 app = typer.Typer(
     name="prompt-playground",
@@ -18,10 +25,249 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _commands() -> None:
-    """Test Langfuse prompt versions on sample chats with typed outputs."""
-    # A callback keeps `local-langfuse` a sub-command even while it is the only command.
+def _fail(message: str, details: str | None = None, code: int = 1) -> typer.Exit:
+    typer.secho(f"Error: {message}", fg=typer.colors.RED, err=True)
+    if details:
+        typer.echo(details, err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _services() -> Iterator[Any]:
+    """Build the services from the environment; errors become messages, not tracebacks."""
+    from prompt_playground.bootstrap import build_services
+    from prompt_playground.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _fail(f"Invalid configuration: {exc.errors()[0]['msg']}") from exc
+    try:
+        services = build_services(settings)
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    try:
+        yield services
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    finally:
+        services.close()
+
+
+@app.command()
+def sync(
+    file: Annotated[Path, typer.Argument(help="YAML file with prompts (see README).")],
+) -> None:
+    """Create prompt versions only where the file differs from Langfuse (idempotent)."""
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"Cannot read {file}: {exc}") from exc
+    from prompt_playground.prompts import sync_specs
+
+    try:
+        specs = sync_specs(document, source=str(file))
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    with _services() as services:
+        for spec in specs:
+            for outcome in services.prompts.sync(spec):
+                if outcome.status == "created":
+                    typer.echo(f"{outcome.name}: created v{outcome.version}")
+                else:
+                    typer.echo(f"{outcome.name}: unchanged (v{outcome.version})")
+
+
+@app.command()
+def versions(name: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
+    """List a prompt's versions with their labels and commit messages."""
+    with _services() as services:
+        for version in services.prompts.versions(name):
+            labels = ", ".join(version.labels) or "-"
+            message = version.commit_message or ""
+            typer.echo(f"v{version.version:<4} {labels:<32} {message}")
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="Prompt name.")],
+    version: Annotated[int, typer.Option(help="The version that gets the label.")],
+    label: Annotated[str, typer.Option(help="The label to move, e.g. production.")],
+) -> None:
+    """Move a label to a version (never `latest`), saying which version held it before."""
+    with _services() as services:
+        moved = services.prompts.promote(name, version, label)
+        if not moved.changed:
+            typer.echo(f"{name}: '{label}' is already on v{version}; nothing changed.")
+        elif moved.previous_version is None:
+            typer.echo(f"{name}: '{label}' now on v{version} (new label).")
+        else:
+            typer.echo(f"{name}: '{label}' moved v{moved.previous_version} → v{version}.")
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Option("--prompt", help="Prompt name.")],
+    samples: Annotated[Path, typer.Option(help="CSV or JSONL file of sample chats.")],
+    out: Annotated[Path, typer.Option(help="Where to write results (.csv, .jsonl, .parquet).")],
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="A label to compare (repeatable).")
+    ] = None,
+    version: Annotated[
+        list[int] | None, typer.Option("--version", help="A version to compare (repeatable).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Calls in flight (default from settings).")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="variable=column when names differ (repeatable)."),
+    ] = None,
+    wide: Annotated[bool, typer.Option(help="One row per sample instead of per variant.")] = False,
+    post_scores: Annotated[
+        bool, typer.Option(help="Post per-field accuracy to Langfuse as scores.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
+) -> None:
+    """Run samples through each label/version and print the comparison."""
+    from prompt_playground.compare import compare
+    from prompt_playground.export import write_export
+    from prompt_playground.models import Variant
+    from prompt_playground.runner import (
+        Progress,
+        RunRequest,
+        check_variables,
+        file_hash,
+        prepare_variants,
+    )
+    from prompt_playground.samples import SampleLimits, load_samples, preflight
+
+    variants = [Variant(label=lbl) for lbl in label or []] + [
+        Variant(version=v) for v in version or []
+    ]
+    if not variants:
+        raise _fail("Give at least one --label or --version to run.", code=2)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in {"csv", "jsonl", "parquet"}:
+        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
+    var_map: dict[str, str] = {}
+    for item in mapping or []:
+        variable, sep, column = item.partition("=")
+        if not sep or not variable or not column:
+            raise _fail(f"--map takes variable=column, got {item!r}.", code=2)
+        var_map[variable.strip()] = column.strip()
+    try:
+        data = samples.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {samples}: {exc.strerror or exc}") from exc
+
+    with _services() as services:
+        settings = services.settings
+        limits = SampleLimits(
+            max_bytes=int(settings.max_file_mb * 1024 * 1024), max_rows=settings.max_rows
+        )
+        sample_set = load_samples(data, samples.name, mapping=var_map or None, limits=limits)
+        endpoint = services.endpoint()
+        prepared = prepare_variants(
+            services.prompts,
+            prompt,
+            variants,
+            default_model=endpoint.model,
+            allowed_modules=settings.allowed_model_modules,
+            small_model_bounds=endpoint.local,
+        )
+        needed = sorted({v for p in prepared for v in p.prompt.variables})
+        report = preflight(sample_set, variables=needed, mapping=var_map or None)
+        if not report.ok:
+            raise _fail(
+                f"Pre-flight failed, nothing was sent to the model. {report.summary()}",
+                "\n".join(p.message for p in report.errors[:50]),
+            )
+        check_variables(prepared, sample_set.samples)
+        request = RunRequest(
+            prompt_name=prompt,
+            variants=variants,
+            samples=sample_set.samples,
+            concurrency=concurrency or settings.concurrency,
+            samples_name=samples.name,
+            samples_hash=file_hash(data),
+        )
+        typer.echo(
+            f"Running {len(sample_set.samples)} samples × {len(prepared)} variants "
+            f"({', '.join(f'{p.key}=v{p.prompt.version}' for p in prepared)}) on "
+            f"{endpoint.display}, concurrency {request.concurrency}",
+            err=True,
+        )
+        interactive = sys.stderr.isatty() and not quiet
+
+        def on_progress(progress: Progress) -> None:
+            if interactive:
+                eta = f", ETA {progress.eta_s:.0f}s" if progress.eta_s else ""
+                sys.stderr.write(
+                    f"\r{progress.done}/{progress.total} done, {progress.errors} errors{eta}   "
+                )
+                sys.stderr.flush()
+
+        record = asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+        if interactive:
+            sys.stderr.write("\n")
+        results = services.store.results(record.id)
+        schemas = {p.key: p.model.schema for p in prepared}
+        fields = list(
+            dict.fromkeys(f for p in prepared for f in p.model.schema.get("properties", {}))
+        )
+        write_export(results, out, fmt=fmt, shape="wide" if wide else "long", fields=fields)  # type: ignore[arg-type]
+        comparison = compare(results, schemas, [p.key for p in prepared])
+        typer.echo(format_summary(record, comparison))
+        if post_scores:
+            from prompt_playground.compare import accuracy_scores
+
+            scores = accuracy_scores(results, schemas)
+            for score in scores:
+                services.langfuse.create_score(
+                    trace_id=score.trace_id,
+                    name=score.name,
+                    value=score.value,
+                    comment=score.comment,
+                )
+            services.langfuse.flush()
+            typer.echo(f"Posted {len(scores)} scores to Langfuse.")
+        typer.echo(f"Results: {out} (run {record.id})")
+        if record.status != "completed":
+            raise _fail(f"The run ended as {record.status}: {record.error or ''}")
+
+
+def format_summary(record: Any, comparison: Any) -> str:
+    """The comparison as plain text for the terminal."""
+    lines = [f"Run {record.id}: {record.status}, {record.done}/{record.total} results"]
+    header = f"{'variant':<16}{'valid':>8}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'tokens':>10}"
+    lines += ["", header]
+    for key, m in comparison.metrics.items():
+        valid = f"{m.valid_rate:.0%}" if m.valid_rate is not None else "-"
+        p50 = f"{m.latency_p50_ms:.0f}" if m.latency_p50_ms is not None else "-"
+        p95 = f"{m.latency_p95_ms:.0f}" if m.latency_p95_ms is not None else "-"
+        tokens = m.input_tokens + m.output_tokens
+        lines.append(f"{key:<16}{valid:>8}{m.n_errors:>8}{p50:>10}{p95:>10}{tokens:>10}")
+    if len(comparison.variants) > 1:
+        lines += ["", "Agreement per field:"]
+        for name, agreement in comparison.agreement.items():
+            rate = f"{agreement.rate:.0%}" if agreement.rate is not None else "-"
+            lines.append(f"  {name:<24}{rate:>6}  ({agreement.n_compared} compared)")
+        if comparison.diffs:
+            a, b = comparison.variants[0], comparison.variants[1]
+            lines += ["", f"Differences ({a} → {b}), first 10:"]
+            for diff in comparison.diffs[:10]:
+                lines.append(f"  sample {diff.sample_id} · {diff.field}: {diff.change(a, b)}")
+    if comparison.accuracy:
+        lines += ["", "Accuracy vs expected:"]
+        for key, per_field in comparison.accuracy.items():
+            parts = [
+                f"{name} {acc.accuracy:.0%}"
+                for name, acc in per_field.items()
+                if acc.accuracy is not None
+            ]
+            lines.append(f"  {key:<16}" + ", ".join(parts))
+    return "\n".join(lines)
 
 
 @app.command("local-langfuse")
@@ -65,6 +311,9 @@ def local_langfuse(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The SDKs log every failed call at ERROR; rows carry those errors, so keep the terminal calm.
+    for noisy in ("instructor", "langfuse", "httpx", "openai"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     app()
 
 

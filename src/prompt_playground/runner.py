@@ -1,0 +1,282 @@
+"""The batch runner: samples × variants through the LLM, bounded, traced, and stored as they finish.
+
+Prompt versions and response models are resolved once per variant (not per call). A fixed pool of
+worker coroutines pulls (sample, variant) pairs, so memory stays flat for 10,000-sample runs; each
+outcome, success or failure, is appended to the run store at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.llm import LLM, call_parameters
+from prompt_playground.models import Result, Sample, Variant
+from prompt_playground.prompts import PromptVersion
+from prompt_playground.runstore import RunRecord, RunStore
+from prompt_playground.schema import ResolvedModel, response_model_for
+
+
+class PromptSource(Protocol):
+    def get(self, name: str, variant: Variant | None = None) -> PromptVersion: ...
+
+
+@dataclass(frozen=True)
+class PreparedVariant:
+    """A variant resolved once: its prompt version, response model and call parameters."""
+
+    key: str
+    prompt: PromptVersion
+    model: ResolvedModel
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    run_id: str
+    done: int
+    total: int
+    errors: int
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.done == 0 or self.done >= self.total:
+            return None if self.done == 0 else 0.0
+        return self.elapsed_s / self.done * (self.total - self.done)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+@dataclass
+class RunRequest:
+    prompt_name: str
+    variants: list[Variant]
+    samples: list[Sample]
+    concurrency: int = 8
+    samples_name: str | None = None
+    samples_hash: str | None = None
+    run_id: str = field(default_factory=lambda: new_run_id())
+
+
+def new_run_id() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepare_variants(
+    prompts: PromptSource,
+    prompt_name: str,
+    variants: Sequence[Variant],
+    *,
+    default_model: str,
+    allowed_modules: Sequence[str],
+    small_model_bounds: bool = False,
+) -> list[PreparedVariant]:
+    """Resolve each variant's prompt version and response model, before any token is spent."""
+    if not variants:
+        raise PlaygroundError("Choose at least one label or version to run.")
+    keys = [v.key for v in variants]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise PlaygroundError(
+            f"Each variant may be chosen once; repeated: {', '.join(duplicates)}."
+        )
+    prepared = []
+    for variant in variants:
+        prompt = prompts.get(prompt_name, variant)
+        model = response_model_for(
+            prompt.config,
+            allowed_modules=allowed_modules,
+            small_model_bounds=small_model_bounds,
+        )
+        params = call_parameters(prompt.config, default_model)
+        prepared.append(PreparedVariant(variant.key, prompt, model, params))
+    return prepared
+
+
+def check_variables(prepared: Sequence[PreparedVariant], samples: Sequence[Sample]) -> None:
+    """Every variable of every variant must be provided by the samples (pre-flight)."""
+    provided: set[str] = set()
+    for sample in samples:
+        provided.update(sample.variables)
+    for p in prepared:
+        missing = [v for v in p.prompt.variables if v not in provided]
+        if missing:
+            raise SamplesError(
+                f"Prompt '{p.prompt.name}' v{p.prompt.version} ({p.key}) needs "
+                f"{', '.join(map(repr, missing))}, but the samples have no such column. "
+                f"Columns: {', '.join(sorted(provided)) or 'none'}. Map a column to it."
+            )
+
+
+class Runner:
+    """Runs a batch against one LLM endpoint, writing every result to the run store."""
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        llm_factory: Callable[[], LLM],
+        trace_url: Callable[[str], str | None] = lambda _trace_id: None,
+        new_trace_id: Callable[[], str] | None = None,
+        flush: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._llm_factory = llm_factory
+        self._trace_url = trace_url
+        self._new_trace_id = new_trace_id or (lambda: uuid.uuid4().hex)
+        self._flush = flush
+
+    def start_run(self, request: RunRequest, prepared: Sequence[PreparedVariant]) -> RunRecord:
+        """Record the run and its samples (what makes it reproducible) before any call."""
+        total = len(request.samples) * len(prepared)
+        record = RunRecord(
+            id=request.run_id,
+            prompt_name=request.prompt_name,
+            variants=[p.key for p in prepared],
+            total=total,
+            samples_name=request.samples_name,
+            samples_hash=request.samples_hash,
+            concurrency=request.concurrency,
+            meta={
+                "pid": os.getpid(),
+                "versions": {p.key: p.prompt.version for p in prepared},
+                "fingerprints": {p.key: p.model.fingerprint for p in prepared},
+                "schemas": {p.key: p.model.schema for p in prepared},
+                "parameters": {p.key: p.params for p in prepared},
+                "schema_sources": {p.key: p.model.source for p in prepared},
+                "drift": {p.key: p.model.drift for p in prepared if p.model.drift},
+            },
+        )
+        self._store.create_run(record, request.samples)
+        return record
+
+    async def run(
+        self,
+        request: RunRequest,
+        prepared: Sequence[PreparedVariant],
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+        record: RunRecord | None = None,
+    ) -> RunRecord:
+        """Run every (sample, variant) pair; returns the finished run record."""
+        if record is None:
+            record = self.start_run(request, prepared)
+        total = record.total
+        started = time.perf_counter()
+        done = 0
+        errors = 0
+        cancel = cancel or threading.Event()
+        llm = self._llm_factory()
+        pairs: Iterator[tuple[Sample, PreparedVariant]] = (
+            (sample, variant) for sample in request.samples for variant in prepared
+        )
+
+        def report(result: Result) -> None:
+            nonlocal done, errors
+            self._store.add_result(result)
+            done += 1
+            errors += result.error is not None
+            if on_progress is not None:
+                on_progress(Progress(record.id, done, total, errors, time.perf_counter() - started))
+
+        async def worker() -> None:
+            for sample, variant in pairs:
+                if cancel.is_set():
+                    return
+                report(await self._one(llm, record.id, sample, variant))
+
+        status: str = "completed"
+        failure: str | None = None
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, request.concurrency))]
+        watcher = asyncio.ensure_future(_watch(cancel, workers))
+        try:
+            await asyncio.gather(*workers, return_exceptions=False)
+        except asyncio.CancelledError:
+            status = "cancelled"
+        except Exception as exc:  # noqa: BLE001 - the run fails as a whole; rows so far are kept
+            status, failure = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            watcher.cancel()
+            for task in workers:
+                task.cancel()
+            await llm.aclose()
+        if cancel.is_set() and status == "completed":
+            status = "cancelled"
+        self._store.finish_run(record.id, status, failure)  # type: ignore[arg-type]
+        await asyncio.to_thread(self._flush)
+        return self._store.get_run(record.id)
+
+    async def _one(self, llm: LLM, run_id: str, sample: Sample, variant: PreparedVariant) -> Result:
+        prompt = variant.prompt
+        result = Result(
+            run_id=run_id,
+            sample_id=sample.id,
+            variant=variant.key,
+            prompt_name=prompt.name,
+            prompt_version=prompt.version,
+            expected=dict(sample.expected),
+        )
+        if sample.error:
+            result.error = f"Row {sample.row} was not run: {sample.error}"
+            return result
+        try:
+            messages = prompt.compile(sample.variables, sample.messages)
+        except PlaygroundError as exc:
+            result.error = f"Row {sample.row}: {exc.message}"
+            return result
+        trace_id = self._new_trace_id()
+        from langfuse import propagate_attributes
+
+        with propagate_attributes(
+            session_id=run_id,
+            tags=[_ascii(variant.key)],
+            trace_name=_ascii(f"{prompt.name}:{variant.key}"),
+            metadata={"sample_id": sample.id[:150], "variant": variant.key, "run_id": run_id},
+        ):
+            outcome = await llm.extract(
+                messages,
+                variant.model.model,
+                prompt=prompt,
+                trace_id=trace_id,
+                name=f"{variant.key} · {sample.id}"[:200],
+            )
+        result.output = outcome.output
+        result.raw_output = outcome.raw_output
+        result.error = outcome.error
+        result.attempts = outcome.attempts
+        result.latency_ms = round(outcome.latency_ms, 1)
+        result.input_tokens = outcome.input_tokens
+        result.output_tokens = outcome.output_tokens
+        result.trace_id = trace_id
+        result.trace_url = self._trace_url(trace_id)
+        return result
+
+
+async def _watch(cancel: threading.Event, workers: Sequence[asyncio.Future[None]]) -> None:
+    """Cancel in-flight calls promptly when the cancel event is set from another thread."""
+    while not cancel.is_set():
+        if all(w.done() for w in workers):
+            return
+        await asyncio.sleep(0.1)
+    for task in workers:
+        task.cancel()
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode()[:200]

@@ -1,0 +1,111 @@
+"""All configuration in one model, read from the environment by the composition root only.
+
+Standard names users already have are accepted (``LANGFUSE_*``, ``OPENAI_*``); the rest use the
+``PLAYGROUND_`` prefix. With no Langfuse URL the embedded local-langfuse is used; with neither an
+OpenAI key nor base URL the embedded local model is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+InstructorModeName = Literal["tools", "json_schema", "json", "md_json"]
+
+
+class Settings(BaseSettings):
+    """Prompt Playground settings. Every field is documented; secrets are ``SecretStr``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLAYGROUND_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    langfuse_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_BASE_URL", "LANGFUSE_HOST", "langfuse_base_url"),
+        description="Langfuse server URL (Cloud or self-hosted). Unset: the embedded local server.",
+    )
+    langfuse_public_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_PUBLIC_KEY", "langfuse_public_key"),
+        description="Langfuse public key (pk-lf-...). Embedded default: pk-lf-local.",
+    )
+    langfuse_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_SECRET_KEY", "langfuse_secret_key"),
+        description="Langfuse secret key (sk-lf-...). Embedded default: sk-lf-local.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="Any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, LM Studio, llama.cpp).",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="API key for the LLM endpoint. With neither key nor base URL: the local model.",
+    )
+    model: str | None = Field(
+        default=None,
+        description="Default model when the prompt config names none "
+        "(gpt-4o-mini on OpenAI; the local model's name on the embedded default).",
+    )
+    instructor_mode: InstructorModeName | None = Field(
+        default=None,
+        description="How structured output is requested: tools (OpenAI), json_schema "
+        "(llama.cpp, vLLM, LM Studio), json or md_json. Unset: chosen from the endpoint; "
+        "a prompt's config.instructor_mode overrides it.",
+    )
+    concurrency: int = Field(default=8, ge=1, le=256, description="LLM calls in flight at once.")
+    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one LLM call, seconds.")
+    http_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of an LLM call on 429/5xx/timeouts."
+    )
+    validation_retries: int = Field(
+        default=2, ge=0, le=10, description="Re-asks when the output fails schema validation."
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the run store and the embedded Langfuse live."
+    )
+    local_model_path: Path | None = Field(
+        default=None,
+        description="A GGUF file for the embedded local model (default: SmolLM2-135M).",
+    )
+    allowed_model_modules: list[str] = Field(
+        default_factory=lambda: ["prompt_playground.examples"],
+        description="Modules that config.response_model may import classes from (nothing else).",
+    )
+    protected_labels: list[str] = Field(
+        default_factory=lambda: ["production"],
+        description="Labels whose promotion must be confirmed by typing the label.",
+    )
+    max_rows: int = Field(default=10_000, ge=1, description="Most rows in one samples file.")
+    max_file_mb: float = Field(default=20.0, gt=0, description="Largest samples file, MB.")
+    seed_examples: bool = Field(
+        default=True,
+        description="Create the example prompt on the embedded Langfuse at first start.",
+    )
+
+    @field_validator("langfuse_base_url", "openai_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") or None if value else None
+
+    @property
+    def embedded_langfuse(self) -> bool:
+        return self.langfuse_base_url is None
+
+    @property
+    def embedded_model(self) -> bool:
+        return self.openai_base_url is None and self.openai_api_key is None
+
+    @property
+    def run_store_path(self) -> Path:
+        return self.data_dir / "runs.sqlite3"
+
+    @property
+    def local_langfuse_db_path(self) -> Path:
+        return self.data_dir / "local-langfuse.sqlite3"
