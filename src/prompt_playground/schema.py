@@ -62,7 +62,7 @@ _BASEMODEL_ATTRS = frozenset(dir(BaseModel))
 
 
 def _at(path: str) -> str:
-    return path or "#"
+    return f"#{path}"
 
 
 def _fail(path: str, text: str) -> SchemaError:
@@ -280,12 +280,9 @@ class _Builder:
         for prop, sub in properties.items():
             prop_path = f"{path}/properties/{_escape(prop)}"
             annotation = self.type_of(sub, prop_path, depth + 1)
-            info = _field_info(sub, prop_path, prop in required)
             python_name = _python_name(prop, used)
-            if python_name != prop:
-                info.alias = prop
-                info.validation_alias = prop
-                info.serialization_alias = prop
+            alias = prop if python_name != prop else None
+            info = _field_info(sub, prop_path, prop in required, alias)
             if prop not in required and (
                 not isinstance(sub, Mapping) or sub.get("default") is None
             ):
@@ -343,8 +340,8 @@ def _python_name(prop: str, used: set[str]) -> str:
     return name
 
 
-def _field_info(sub: Any, path: str, required: bool) -> FieldInfo:
-    kwargs: dict[str, Any] = {}
+def _field_info(sub: Any, path: str, required: bool, alias: str | None) -> FieldInfo:
+    kwargs: dict[str, Any] = {"alias": alias} if alias else {}
     if isinstance(sub, Mapping):
         if isinstance(sub.get("description"), str):
             kwargs["description"] = sub["description"]
@@ -408,7 +405,7 @@ def model_from_schema(
     node: Mapping[str, Any] = schema
     path = ""
     if "$ref" in schema and "properties" not in schema:
-        node, path = builder.resolve(schema["$ref"], "#/$ref")
+        node, path = builder.resolve(schema["$ref"], "/$ref")
     if node.get("type", "object") != "object" or not isinstance(node.get("properties"), Mapping):
         raise _fail(
             path,
