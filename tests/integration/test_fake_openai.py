@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,31 @@ def test_another_system_prompt_changes_some_fields_but_not_all(
     assert kept > 0
 
 
+def test_parallel_tools_and_partial_streaming_parse(
+    fake: FakeOpenAIServer, state: FakeModelState
+) -> None:
+    parallel = instructor.from_openai(client(fake), mode=instructor.Mode.PARALLEL_TOOLS)
+    items = parallel.chat.completions.create(
+        model=MODEL,
+        response_model=Iterable[Ticket | Contact],
+        messages=messages(SAMPLES[0]),
+        max_retries=0,
+    )
+    assert sorted(type(item).__name__ for item in items) == ["Contact", "Ticket"]
+
+    ic = instructor.from_openai(client(fake))
+    partials = list(
+        ic.chat.completions.create_partial(
+            model=MODEL, response_model=Contact, messages=messages(SAMPLES[0]), max_retries=0
+        )
+    )
+    assert len(partials) > 1
+    whole = ic.chat.completions.create(
+        model=MODEL, response_model=Contact, messages=messages(SAMPLES[0]), max_retries=0
+    )
+    assert partials[-1].model_dump() == whole.model_dump()
+
+
 def test_plain_chat_returns_a_short_text_reply(
     fake: FakeOpenAIServer, state: FakeModelState
 ) -> None:
@@ -280,6 +305,11 @@ def test_invalid_json_without_retries_raises_with_the_last_completion(
     arguments = caught.value.last_completion.choices[0].message.tool_calls[0].function.arguments
     with pytest.raises(json.JSONDecodeError):
         json.loads(arguments)
+
+
+def test_fault_rejects_a_success_status() -> None:
+    with pytest.raises(ValueError, match="400-599"):
+        Fault(status=200)
 
 
 def test_truncated_answer_reports_length(fake: FakeOpenAIServer, state: FakeModelState) -> None:

@@ -84,6 +84,12 @@ class Fault:
     finish_reason: str | None = None
     message: str = "Injected fault from the fake OpenAI server"
 
+    def __post_init__(self) -> None:
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError(
+                f"Fault.status must be an HTTP error status (400-599), got {self.status}"
+            )
+
 
 @dataclass
 class FakeModelState:
@@ -453,7 +459,7 @@ def _seeds(messages: list[Any], model: str) -> tuple[bytes, bytes, tuple[str, ..
         full.update(chunk)
         if role not in ("system", "developer"):
             sample.update(chunk)
-            if role == "user" and len(words) < 64:
+            if role == "user" and not words:  # the sample, not instructor's own instructions
                 for word in re.findall(r"[A-Za-z][A-Za-z0-9'-]{2,}", text)[:200]:
                     words.setdefault(word, None)
     return full.digest(), sample.digest(), tuple(words)[:64]
