@@ -690,6 +690,15 @@ def preflight(
             resolved[variable] = column
             continue
         via = f" (mapped to column '{column}')" if column != variable else ""
+        if column.lower() in non_variable:
+            add(
+                None,
+                column,
+                f"prompt variable '{variable}'{via}: column '{column}' holds "
+                f"{'the chat turns' if column.lower() == MESSAGES_COLUMN else 'expected values'} "
+                "and cannot fill a prompt variable. Map the variable to another column.",
+            )
+            continue
         suggestions = _suggest(column, [c for c in columns if c.lower() not in non_variable])
         hint = (
             f" Did you mean {' or '.join(repr(s) for s in suggestions)}? Map the variable to that "

@@ -250,3 +250,20 @@ def test_unused_mapping_is_a_warning_not_an_error() -> None:
 def test_describe_summarises_the_file() -> None:
     loaded = load_samples((BAD / "semicolon.csv").read_bytes(), "semicolon.csv")
     assert loaded.describe() == "3 rows, 3 columns, UTF-8, semicolon-separated"
+
+
+def test_json_array_and_utf16_files_load() -> None:
+    as_json = json.dumps([{"id": "x", "text": "a"}, {"id": "y", "text": "b"}]).encode()
+    loaded = load_samples(as_json, "s.json")
+    assert loaded.format == "json"
+    assert [s.id for s in loaded.samples] == ["x", "y"]
+    utf16 = "id\ttext\n1\tÄpfel\n".encode("utf-16")
+    loaded = load_samples(utf16, "excel.txt")
+    assert loaded.encoding == "UTF-16"
+    assert loaded.samples[0].variables["text"] == "Äpfel"
+
+
+def test_special_columns_cannot_fill_a_prompt_variable() -> None:
+    loaded = load_samples((BAD / "invalid_messages.csv").read_bytes(), "invalid_messages.csv")
+    report = preflight(loaded, variables={"messages"})
+    assert any("holds the chat turns" in p.message for p in report.errors)

@@ -405,3 +405,13 @@ class _Local(BaseModel):
 def test_local_code_model_schema_round_trips_through_model_from_schema() -> None:
     rebuilt = model_from_schema(_Local.model_json_schema())
     assert schema_drift(_Local, rebuilt.model_json_schema()) == []
+
+
+@pytest.mark.parametrize("code_model", [ExtractedFeedback, ExtractedFeedbackV2])
+def test_model_from_stored_schema_sends_exactly_the_stored_schema(
+    code_model: type[BaseModel],
+) -> None:
+    stored = code_model.model_json_schema()
+    rebuilt = model_from_schema(stored)
+    assert rebuilt.model_json_schema() == stored
+    assert schema_drift(code_model, rebuilt.model_json_schema()) == []
