@@ -11,25 +11,32 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
 
 import httpx
-import yaml
 from langfuse import Langfuse
 from pydantic import SecretStr
 
 from prompt_playground.errors import ConfigurationError, PlaygroundError
+from prompt_playground.examples import example_prompt as example_prompt_spec
+from prompt_playground.examples import example_samples_bytes as example_samples
 from prompt_playground.llm import LLM, Endpoint, InstructorLLM, default_mode
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner
 from prompt_playground.runstore import RunStore
 from prompt_playground.settings import Settings
 
+__all__ = [
+    "ConnectionStatus",
+    "Services",
+    "build_services",
+    "example_prompt_spec",
+    "example_samples",
+    "resolve_endpoint",
+    "seed_examples",
+]
+
 logger = logging.getLogger(__name__)
 
-EXAMPLE_PROMPT_FILE = "chat_extract_feedback.yaml"
-EXAMPLE_SAMPLES_FILE = "sample_chats.csv"
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
 
 
@@ -229,16 +236,6 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
         local=True,
         description=f"{server.model_name}, embedded llama.cpp on 127.0.0.1",
     )
-
-
-def example_prompt_spec() -> dict[str, Any]:
-    text = resources.files("prompt_playground.examples").joinpath(EXAMPLE_PROMPT_FILE).read_text()
-    spec: dict[str, Any] = yaml.safe_load(text)
-    return spec
-
-
-def example_samples() -> bytes:
-    return resources.files("prompt_playground.examples").joinpath(EXAMPLE_SAMPLES_FILE).read_bytes()
 
 
 def seed_examples(prompts: LangfusePromptStore) -> None:
