@@ -109,3 +109,20 @@ class Settings(BaseSettings):
     @property
     def local_langfuse_db_path(self) -> Path:
         return self.data_dir / "local-langfuse.sqlite3"
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the model (a test keeps them equal)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if alias is not None and hasattr(alias, "choices"):
+            names = [str(c) for c in alias.choices if str(c).isupper()]
+        else:
+            names = [f"PLAYGROUND_{name.upper()}"]
+        default: object = info.default
+        if info.default_factory is not None:
+            default = info.default_factory()  # type: ignore[call-arg]
+        shown = "unset" if default is None else f"`{default}`"
+        rows.append(f"| {' / '.join(f'`{n}`' for n in names)} | {shown} | {info.description} |")
+    return "\n".join(rows)
