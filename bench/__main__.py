@@ -28,6 +28,7 @@ def main() -> int:
         if entry is None:
             print(f"{name} has no main(); skipped\n")
             continue
+        sys.argv = [name]
         try:
             entry()
         except Exception as exc:

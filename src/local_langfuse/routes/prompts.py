@@ -58,9 +58,9 @@ def _not_routed(segments: list[str], method: str) -> NotFoundError:
 
 def _name_only(request: Request) -> str:
     segments = _segments(request)
-    if len(segments) != 1 or not segments[0]:
-        if segments == [""]:
-            raise BadRequestError("The prompt name is missing from the path.")
+    if not segments[0]:
+        raise BadRequestError("The prompt name is missing from the path.")
+    if len(segments) != 1:
         raise _not_routed(segments, request.method)
     return segments[0]
 
