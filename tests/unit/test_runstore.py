@@ -1,0 +1,257 @@
+"""The run store: runs, samples and results in SQLite, ordered by completion, surviving reopen."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from prompt_playground.errors import RunStoreError
+from prompt_playground.models import Result, Sample
+from prompt_playground.runstore import MIGRATIONS, RunRecord, RunStore
+
+
+def record(run_id: str, *, pid: int | None = None, total: int = 4) -> RunRecord:
+    meta: dict[str, object] = {"versions": {"production": 1, "v2": 2}}
+    if pid is not None:
+        meta["pid"] = pid
+    return RunRecord(
+        id=run_id,
+        prompt_name="chat-extract-feedback",
+        variants=["production", "v2"],
+        total=total,
+        samples_name="chats.csv",
+        samples_hash="abc123",
+        concurrency=4,
+        meta=meta,
+    )
+
+
+SAMPLES = [
+    Sample(id="s1", row=1, variables={"chat_json": "[]"}, expected={"sentiment": "positive"}),
+    Sample(
+        id="s2",
+        row=2,
+        variables={},
+        messages=[{"role": "user", "content": "hi"}],
+        expected={"topics": ["a", "b"]},
+    ),
+    Sample(id="s3", row=3, error="column 'chat_json': not valid JSON"),
+]
+
+
+def result(run_id: str, sample_id: str, variant: str, **kw: object) -> Result:
+    return Result(
+        run_id=run_id,
+        sample_id=sample_id,
+        variant=variant,
+        prompt_name="chat-extract-feedback",
+        prompt_version=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return RunStore(tmp_path / "nested" / "runs.sqlite3")
+
+
+def test_a_new_store_is_migrated_to_the_latest_version(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    RunStore(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "samples", "results"} <= tables
+
+
+def test_reopening_a_migrated_store_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    first = RunStore(path)
+    first.create_run(record("r1"), SAMPLES)
+    RunStore(path)  # would fail with "table runs already exists" if migrations re-ran
+    assert RunStore(path).get_run("r1").id == "r1"
+
+
+def test_create_get_and_list_runs(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.create_run(record("r2"), SAMPLES[:1])
+    run = store.get_run("r1")
+    assert (run.prompt_name, run.variants, run.total) == (
+        "chat-extract-feedback",
+        ["production", "v2"],
+        4,
+    )
+    assert (run.samples_name, run.samples_hash, run.concurrency) == ("chats.csv", "abc123", 4)
+    assert run.meta["versions"] == {"production": 1, "v2": 2}
+    assert (run.status, run.done, run.errors, run.finished_at) == ("running", 0, 0, None)
+    assert [r.id for r in store.list_runs()] == ["r2", "r1"]
+    assert [r.id for r in store.list_runs(limit=1)] == ["r2"]
+
+
+def test_samples_round_trip_in_file_order(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    assert store.samples("r1") == SAMPLES
+
+
+def test_unknown_run_is_a_clear_error(store: RunStore) -> None:
+    with pytest.raises(RunStoreError, match="no run 'nope'"):
+        store.get_run("nope")
+
+
+def test_results_come_back_in_completion_order_with_every_field(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    full = result(
+        "r1",
+        "s2",
+        "v2",
+        output={"sentiment": "négatif", "topics": ["x"]},
+        attempts=2,
+        latency_ms=12.5,
+        input_tokens=10,
+        output_tokens=5,
+        cost_usd=0.001,
+        trace_id="t" * 32,
+        trace_url="http://x/trace",
+        expected={"topics": ["a", "b"]},
+    )
+    failed = result("r1", "s1", "production", error="boom", raw_output="{not json", attempts=1)
+    store.add_result(full)
+    store.add_result(failed)
+    store.add_result(result("r1", "s1", "v2", output={"sentiment": "ok"}, attempts=1))
+    results = store.results("r1")
+    assert [(r.sample_id, r.variant) for r in results] == [
+        ("s2", "v2"),
+        ("s1", "production"),
+        ("s1", "v2"),
+    ]
+    assert results[0] == full
+    assert results[1] == failed
+    assert not results[1].ok
+    assert store.progress("r1") == (3, 1)
+    run = store.get_run("r1")
+    assert (run.done, run.errors) == (3, 1)
+
+
+def test_after_seq_returns_only_what_is_new(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.create_run(record("r2"), SAMPLES)
+    store.add_result(result("r1", "s1", "production", attempts=1))
+    store.add_result(result("r2", "s1", "production", attempts=1))  # another run's rows
+    # seq is global to the store: r1/s1 got 1, r2/s1 got 2, the next two get 3 and 4.
+    store.add_results(
+        [result("r1", "s2", "production", attempts=1), result("r1", "s1", "v2", attempts=1)]
+    )
+    assert [r.sample_id for r in store.results("r1", after_seq=1)] == ["s2", "s1"]
+    assert [r.variant for r in store.results("r1", after_seq=3)] == ["v2"]
+    assert store.results("r1", after_seq=10**6) == []
+
+
+def test_a_retried_sample_replaces_its_earlier_result_and_moves_to_the_end(
+    store: RunStore,
+) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.add_result(result("r1", "s1", "production", error="timeout", attempts=1))
+    store.add_result(result("r1", "s2", "production", output={"a": 1}, attempts=1))
+    store.add_result(result("r1", "s1", "production", output={"a": 2}, attempts=1))
+    results = store.results("r1")
+    assert [(r.sample_id, r.error) for r in results] == [("s2", None), ("s1", None)]
+    assert store.progress("r1") == (2, 0)
+
+
+def test_finish_run_records_status_and_error(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.finish_run("r1", "failed", "RuntimeError: x")
+    run = store.get_run("r1")
+    assert (run.status, run.error) == ("failed", "RuntimeError: x")
+    assert run.finished_at is not None
+
+
+def test_update_meta_replaces_the_meta(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.update_meta("r1", {"note": "ü"})
+    assert store.get_run("r1").meta == {"note": "ü"}
+
+
+def test_delete_run_removes_its_samples_and_results(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.create_run(record("r2"), SAMPLES)
+    store.add_result(result("r1", "s1", "production", attempts=1))
+    store.add_result(result("r2", "s1", "production", attempts=1))
+    store.delete_run("r1")
+    assert [r.id for r in store.list_runs()] == ["r2"]
+    assert store.results("r1") == []
+    assert store.samples("r1") == []
+    assert len(store.results("r2")) == 1
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_mark_interrupted_only_marks_runs_whose_process_is_gone(store: RunStore) -> None:
+    import os
+
+    store.create_run(record("orphan", pid=dead_pid()), SAMPLES)
+    store.create_run(record("no-pid"), SAMPLES)
+    store.create_run(record("alive", pid=os.getpid()), SAMPLES)
+    store.create_run(record("done", pid=dead_pid()), SAMPLES)
+    store.finish_run("done", "completed")
+    store.add_result(result("orphan", "s1", "production", output={"a": 1}, attempts=1))
+
+    assert store.mark_interrupted() == 2
+    assert store.get_run("orphan").status == "interrupted"
+    assert "finished results are kept" in (store.get_run("orphan").error or "")
+    assert store.get_run("no-pid").status == "interrupted"
+    assert store.get_run("alive").status == "running"
+    assert store.get_run("done").status == "completed"
+    assert len(store.results("orphan")) == 1
+    assert store.mark_interrupted() == 0
+
+
+def test_reopening_after_close_keeps_everything_and_continues_the_sequence(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    first = RunStore(path)
+    first.create_run(record("r1"), SAMPLES)
+    first.add_result(result("r1", "s1", "production", output={"a": 1}, attempts=1))
+    first.finish_run("r1", "completed")
+    del first
+
+    again = RunStore(path)
+    assert again.get_run("r1").status == "completed"
+    assert again.samples("r1") == SAMPLES
+    again.add_result(result("r1", "s2", "production", attempts=1))
+    assert [r.sample_id for r in again.results("r1")] == ["s1", "s2"]
+    assert [r.sample_id for r in again.results("r1", after_seq=1)] == ["s2"]
+
+
+def test_writes_from_many_threads_are_all_kept(store: RunStore) -> None:
+    store.create_run(record("r1", total=200), SAMPLES)
+
+    def write(variant: str) -> None:
+        for i in range(50):
+            store.add_result(result("r1", f"s{i}", variant, attempts=1))
+
+    threads = [threading.Thread(target=write, args=(f"v{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results = store.results("r1")
+    assert len(results) == 200
+    assert store.progress("r1") == (200, 0)
+
+
+def test_an_unwritable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RunStoreError, match="Cannot create the data directory"):
+        RunStore(blocker / "sub" / "runs.sqlite3")
