@@ -248,6 +248,8 @@ def decode_json(body: bytes) -> list[Span]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError(f"Request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequestError("Request body is JSON nested too deeply to parse.") from exc
     if not isinstance(document, dict):
         raise BadRequestError("OTLP JSON body must be an object with 'resourceSpans'.")
     spans: list[Span] = []
@@ -280,7 +282,7 @@ def decode_json(body: bytes) -> list[Span]:
                             resource=resource,
                         )
                     )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise BadRequestError(f"OTLP JSON body is malformed: {exc}") from exc
     return spans
 

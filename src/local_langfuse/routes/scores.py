@@ -24,7 +24,7 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
-from local_langfuse.http import int_param, json_response, now_iso, parse_ts
+from local_langfuse.http import int_param, json_response, now_iso, parse_ts, read_json
 from local_langfuse.ingest import dt_to_ts
 from local_langfuse.routes.observations import api_ts
 
@@ -191,18 +191,8 @@ def parse_score(item: Any, index: int, now: str) -> tuple[Any, ...]:
     )
 
 
-async def json_body(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        raise BadRequestError("Request body is empty; expected a JSON array of scores.")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"Request body is not valid JSON: {exc}") from exc
-
-
 @router.post("/api/public/scores")
-def create_scores(request: Request, payload: Annotated[Any, Depends(json_body)]) -> Response:
+def create_scores(request: Request, payload: Annotated[Any, Depends(read_json)]) -> Response:
     db: Database = request.app.state.db
     now = now_iso()
     if isinstance(payload, dict):
@@ -211,6 +201,8 @@ def create_scores(request: Request, payload: Annotated[Any, Depends(json_body)])
             row = parse_score(payload, 0, now)
         except ScoreError as exc:
             raise BadRequestError(str(exc)) from exc
+        except RecursionError as exc:
+            raise BadRequestError("The score's metadata is nested too deeply.") from exc
         with db.write() as conn:
             conn.execute(_UPSERT, row)
         return json_response({"id": row[0]})
@@ -225,6 +217,8 @@ def create_scores(request: Request, payload: Annotated[Any, Depends(json_body)])
             rows.append(parse_score(item, index, now))
         except ScoreError as exc:
             errors.append({"message": str(exc)})
+        except RecursionError:
+            errors.append({"message": f"score {index}: metadata is nested too deeply"})
     if rows:
         with db.write() as conn:
             conn.executemany(_UPSERT, rows)

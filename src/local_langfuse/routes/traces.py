@@ -17,10 +17,10 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
-from local_langfuse.http import int_param, json_response, page_meta, parse_ts
+from local_langfuse.http import int_param, json_response, page_meta, parse_ts, read_json
 from local_langfuse.ingest import dt_to_ts
 from local_langfuse.routes.observations import api_ts, decode_json, seconds_between
-from local_langfuse.routes.scores import json_body, score_v1
+from local_langfuse.routes.scores import score_v1
 
 router = APIRouter()
 
@@ -279,7 +279,7 @@ def delete_trace(trace_id: str, request: Request) -> Response:
 
 
 @router.delete("/api/public/traces")
-def delete_traces(request: Request, payload: Annotated[Any, Depends(json_body)]) -> Response:
+def delete_traces(request: Request, payload: Annotated[Any, Depends(read_json)]) -> Response:
     ids = payload.get("traceIds") if isinstance(payload, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
         raise BadRequestError('Expected a JSON object {"traceIds": ["<trace id>", ...]}.')
