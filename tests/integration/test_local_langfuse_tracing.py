@@ -350,3 +350,42 @@ def test_unknown_trace_is_404_and_deleted_traces_are_gone(
         assert get_json(api, OBSERVATIONS, {"traceId": trace_id})["data"] == []
     bad = api.request("DELETE", "/api/public/traces", json={"ids": trace_ids})
     assert bad.status_code == 400
+
+
+def test_environment_version_and_time_filters_select_observations(api: httpx.Client) -> None:
+    trace_id, first_id, second_id = _ids()
+    body = otlp_protobuf(
+        trace_id,
+        [
+            (
+                first_id,
+                None,
+                "first",
+                {"langfuse.environment": "staging", "langfuse.version": "v1"},
+            ),
+            (second_id, first_id, "second", {"langfuse.release": "r-9"}),
+        ],
+    )
+    request = ExportTraceServiceRequest.FromString(body)
+    for index, span in enumerate(request.resource_spans[0].scope_spans[0].spans):
+        span.start_time_unix_nano = 1_767_225_600_000_000_000 + index * 1_000_000_000
+    body = request.SerializeToString()
+    api.post(OTEL, content=body, headers={"Content-Type": "application/x-protobuf"})
+    base = {"traceId": trace_id, "fields": "core,basic,trace_context"}
+    staging = get_json(api, OBSERVATIONS, {**base, "environment": ["staging", "prod"]})
+    assert [o["id"] for o in staging["data"]] == [first_id]
+    assert staging["data"][0]["release"] == "r-9"  # the trace's release, from another span
+    assert [o["id"] for o in get_json(api, OBSERVATIONS, {**base, "version": "v1"})["data"]] == [
+        first_id
+    ]
+    starts = {o["id"]: o["startTime"] for o in get_json(api, OBSERVATIONS, base)["data"]}
+    assert starts == {
+        first_id: "2026-01-01T00:00:00.000Z",
+        second_id: "2026-01-01T00:00:01.000Z",
+    }
+    later = get_json(api, OBSERVATIONS, {**base, "fromStartTime": "2026-01-01T00:00:00.500Z"})
+    assert [o["id"] for o in later["data"]] == [second_id]
+    earlier = get_json(api, OBSERVATIONS, {**base, "toStartTime": "2026-01-01T00:00:01Z"})
+    assert [o["id"] for o in earlier["data"]] == [first_id]
+    trace = get_json(api, "/api/public/traces", {"environment": "staging", "release": "r-9"})
+    assert trace_id in [t["id"] for t in trace["data"]]
