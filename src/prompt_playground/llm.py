@@ -175,7 +175,7 @@ class InstructorLLM:
             parsed, completion = await client.chat.completions.create_with_completion(
                 messages=messages,
                 response_model=response_model,
-                max_retries=self._validation_retries + 1,
+                max_retries=self._validation_retries,  # retries after the first attempt
                 hooks=hooks,
                 **params,
                 **extra,
