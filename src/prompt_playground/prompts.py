@@ -391,7 +391,7 @@ def _to_version(client: PromptClient) -> PromptVersion:
     else:
         prompt = [dict(m) for m in raw_prompt]
         for message in prompt:
-            if message.get("type") == "chatmessage":
+            if message.get("type") in {"message", "chatmessage"}:  # SDK 5 says "message"
                 message.pop("type")
         type_ = "chat"
     return PromptVersion(
