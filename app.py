@@ -1,7 +1,17 @@
-"""Prompt Playground — the Streamlit entry point (router only; pages live in pages/)."""
+"""The Streamlit entry point (router only): page config, services once, navigation."""
 
 import streamlit as st
 
-st.set_page_config(page_title="Prompt Playground", layout="wide")
-st.title("Prompt Playground")
-st.info("The pages are being built. Run `prompt-playground --help` for the command line.")
+from prompt_playground.ui.services import get_services
+
+st.set_page_config(page_title="Prompt Playground", page_icon="🧪", layout="wide")
+get_services()
+navigation = st.navigation(
+    [
+        st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True),
+        st.Page("pages/playground.py", title="Playground", icon="🧪"),
+        st.Page("pages/versions.py", title="Versions & Promote", icon="🏷️"),
+        st.Page("pages/runs.py", title="Runs", icon="🗂️"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,5 @@
+"""playground (placeholder)."""
+
+import streamlit as st
+
+st.info("Coming soon.")

@@ -1,0 +1,5 @@
+"""runs (placeholder)."""
+
+import streamlit as st
+
+st.info("Coming soon.")

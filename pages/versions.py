@@ -1,0 +1,5 @@
+"""versions (placeholder)."""
+
+import streamlit as st
+
+st.info("Coming soon.")

@@ -1,0 +1,126 @@
+"""Label history: who moved which label when (from → to), kept next to the run store.
+
+Langfuse keeps only where a label is now; the app records every promotion it makes so a person
+can see the history and roll back in one click. A small SQLite file under ``settings.data_dir``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prompt_playground.errors import RunStoreError
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE label_moves (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            prompt_name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            from_version INTEGER,
+            to_version INTEGER NOT NULL,
+            note TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX label_moves_prompt ON label_moves(prompt_name, id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+@dataclass(frozen=True)
+class LabelMove:
+    """One promotion: ``label`` of ``prompt_name`` moved from ``from_version`` to ``to_version``."""
+
+    id: int
+    at: str
+    prompt_name: str
+    label: str
+    from_version: int | None
+    to_version: int
+    note: str | None = None
+
+
+class LabelHistory:
+    """Append-only log of label moves (SQLite; safe to share between threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as conn:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                for index, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                    migration(conn)
+                    conn.execute(f"PRAGMA user_version = {index}")
+        except (OSError, sqlite3.Error) as exc:
+            raise RunStoreError(f"Cannot open the label history {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def record(
+        self,
+        prompt_name: str,
+        label: str,
+        from_version: int | None,
+        to_version: int,
+        note: str | None = None,
+    ) -> LabelMove:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            conn = self._connect()
+            try:
+                with conn:
+                    cursor = conn.execute(
+                        "INSERT INTO label_moves (at, prompt_name, label, from_version,"
+                        " to_version, note) VALUES (?,?,?,?,?,?)",
+                        (at, prompt_name, label, from_version, to_version, note),
+                    )
+                move_id = int(cursor.lastrowid or 0)
+            except sqlite3.Error as exc:
+                raise RunStoreError(f"Cannot write the label history {self.path}: {exc}") from exc
+            finally:
+                conn.close()
+        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note)
+
+    def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:
+        """The newest moves first (of one prompt, or of all)."""
+        query = "SELECT * FROM label_moves"
+        params: tuple[object, ...] = ()
+        if prompt_name is not None:
+            query += " WHERE prompt_name = ?"
+            params = (prompt_name,)
+        query += " ORDER BY id DESC LIMIT ?"
+        conn = self._connect()
+        try:
+            rows = conn.execute(query, (*params, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise RunStoreError(f"Cannot read the label history {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+        return [
+            LabelMove(
+                id=row["id"],
+                at=row["at"],
+                prompt_name=row["prompt_name"],
+                label=row["label"],
+                from_version=row["from_version"],
+                to_version=row["to_version"],
+                note=row["note"],
+            )
+            for row in rows
+        ]
+
+
+def history_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "label-history.sqlite3"

@@ -1,0 +1,518 @@
+"""The Compare page: samples × two or more prompt variants, run in the background, side by side."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from prompt_playground import worker
+from prompt_playground.bootstrap import Services, example_samples
+from prompt_playground.errors import PlaygroundError
+from prompt_playground.export import export_bytes, export_filename
+from prompt_playground.models import Variant
+from prompt_playground.runner import RunRequest, check_variables, file_hash, prepare_variants
+from prompt_playground.runstore import RunRecord
+from prompt_playground.samples import SampleLimits, SampleSet, load_samples, preflight
+from prompt_playground.schema import response_model_for
+from prompt_playground.ui import keys
+from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
+from prompt_playground.ui.services import get_services
+from prompt_playground.ui.widgets import (
+    prompt_picker,
+    show_error,
+    sidebar_status,
+    trace_panel,
+    variant_options,
+    versions_of,
+)
+
+PAGE_ROWS = 200
+HIGHLIGHT = "background-color: #ffe08a; color: #000"
+NO_COLUMN = "(not mapped)"
+
+
+def render() -> None:
+    services = get_services()
+    sidebar_status(services)
+    st.title("Compare prompt versions")
+    run_id: str | None = st.session_state.get(keys.COMPARE_RUN_ID)
+    with st.expander("Set up a comparison", expanded=run_id is None):
+        _setup(services)
+    if run_id:
+        _run_section(services, run_id)
+
+
+# -- setup ---------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the samples…")
+def _load(data: bytes, name: str, max_bytes: int, max_rows: int) -> SampleSet:
+    return load_samples(data, name, limits=SampleLimits(max_bytes=max_bytes, max_rows=max_rows))
+
+
+def _samples_source() -> tuple[bytes, str] | None:
+    uploaded = st.file_uploader(
+        "Samples file (CSV or JSONL)",
+        type=["csv", "tsv", "txt", "jsonl", "ndjson", "json"],
+        key=keys.COMPARE_UPLOAD,
+        help="One row per sample; a column per prompt variable; expected_<field> columns are "
+        "scored; a 'messages' column holds multi-turn chats.",
+    )
+    if st.button("Use the bundled sample chats", key=keys.COMPARE_USE_SAMPLE):
+        st.session_state[keys.COMPARE_SAMPLE_BYTES] = example_samples()
+        st.session_state[keys.COMPARE_SAMPLE_NAME] = "sample_chats.csv"
+    if uploaded is not None:
+        return uploaded.getvalue(), uploaded.name
+    data = st.session_state.get(keys.COMPARE_SAMPLE_BYTES)
+    if data:
+        return data, st.session_state.get(keys.COMPARE_SAMPLE_NAME, "samples.csv")
+    return None
+
+
+def _preview(sample_set: SampleSet) -> None:
+    rows = [
+        {"id": s.id, **s.variables, **{f"expected_{k}": v for k, v in s.expected.items()}}
+        | ({"error": s.error} if s.error else {})
+        for s in sample_set.samples[:20]
+    ]
+    st.caption(f"{sample_set.filename}: {sample_set.describe()}")
+    frame = pd.DataFrame(rows).map(lambda v: v if isinstance(v, str) or v is None else str(v))
+    st.dataframe(frame, hide_index=True, key="compare.preview", height=200)
+
+
+def _setup(services: Services) -> None:
+    source = _samples_source()
+    sample_set: SampleSet | None = None
+    if source is not None:
+        s = services.settings
+        try:
+            sample_set = _load(source[0], source[1], int(s.max_file_mb * 1024 * 1024), s.max_rows)
+        except PlaygroundError as exc:
+            show_error(exc)
+        if sample_set is not None:
+            _preview(sample_set)
+
+    name = prompt_picker(services, keys.COMPARE_PROMPT)
+    if name is None:
+        return
+    try:
+        options = variant_options(services, name)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    defaults = [o for o in ("production", "staging") if o in options] or options[:2]
+    if keys.COMPARE_VARIANTS in st.session_state:
+        st.session_state[keys.COMPARE_VARIANTS] = [
+            o for o in st.session_state[keys.COMPARE_VARIANTS] if o in options
+        ]
+    chosen: list[str] = st.multiselect(
+        "Labels / versions to compare",
+        options,
+        default=defaults if keys.COMPARE_VARIANTS not in st.session_state else None,
+        key=keys.COMPARE_VARIANTS,
+        help="Pick two or more: labels (production, staging) or versions (v3).",
+    )
+    concurrency = int(
+        st.number_input(
+            "Concurrency (calls in flight)",
+            min_value=1,
+            max_value=64,
+            value=services.settings.concurrency,
+            key=keys.COMPARE_CONCURRENCY,
+        )
+    )
+    if sample_set is None or source is None:
+        st.info("Upload a samples file, or use the bundled sample chats, to run a comparison.")
+        return
+    if len(chosen) < 2:
+        st.info("Choose at least two labels or versions to compare.")
+        return
+
+    variables, schema_problems = _variables_and_schemas(services, name, chosen)
+    for problem in schema_problems:
+        st.error(problem)
+    mapping = _mapping(sample_set, variables)
+    report = preflight(sample_set, variables=variables, mapping=mapping)
+    if report.ok:
+        st.success(
+            f"Pre-flight OK: {report.runnable_count} of {report.sample_count} rows runnable × "
+            f"{len(chosen)} variants = {report.sample_count * len(chosen)} calls."
+        )
+    else:
+        st.error(f"Pre-flight failed; nothing would be sent. {report.summary()}")
+    if report.errors or report.warnings:
+        with st.expander(f"Pre-flight details ({len(report.problems)})"):
+            for p in report.problems[:200]:
+                (st.error if p.severity == "error" else st.warning)(p.message)
+    ready = report.ok and not schema_problems
+    if st.button("Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready):
+        _start(services, name, chosen, sample_set, source, mapping, concurrency)
+
+
+def _variables_and_schemas(
+    services: Services, name: str, chosen: list[str]
+) -> tuple[list[str], list[str]]:
+    versions = versions_of(services, name)
+    variables: list[str] = []
+    problems: list[str] = []
+    for key in chosen:
+        variant = Variant.parse(key)
+        match = next(
+            (
+                v
+                for v in versions
+                if (variant.version is not None and v.version == variant.version)
+                or (variant.label is not None and variant.label in v.labels)
+            ),
+            None,
+        )
+        if match is None:
+            problems.append(f"Prompt '{name}' has no {key} (it may have just moved); reload.")
+            continue
+        for var in match.variables:
+            if var not in variables:
+                variables.append(var)
+        try:
+            response_model_for(
+                match.config, allowed_modules=services.settings.allowed_model_modules
+            )
+        except PlaygroundError as exc:
+            problems.append(f"{key} (v{match.version}): {exc.message}")
+    return variables, problems
+
+
+def _mapping(sample_set: SampleSet, variables: list[str]) -> dict[str, str]:
+    if not variables:
+        return {}
+    st.markdown("**Column mapping** (prompt variable → samples column)")
+    candidates = [
+        c for c in sample_set.columns if not c.lower().startswith("expected_") and c != "messages"
+    ]
+    options = [NO_COLUMN, *candidates]
+    mapping: dict[str, str] = {}
+    cols = st.columns(min(3, len(variables)))
+    for i, var in enumerate(variables):
+        default = options.index(var) if var in options else 0
+        with cols[i % len(cols)]:
+            column = st.selectbox(
+                f"{{{{{var}}}}}", options, index=default, key=keys.COMPARE_MAPPING_PREFIX + var
+            )
+        if column != NO_COLUMN and column != var:
+            mapping[var] = column
+    return mapping
+
+
+def _start(
+    services: Services,
+    name: str,
+    chosen: list[str],
+    sample_set: SampleSet,
+    source: tuple[bytes, str],
+    mapping: dict[str, str],
+    concurrency: int,
+) -> None:
+    from prompt_playground.samples import apply_mapping
+
+    try:
+        with st.spinner("Connecting to the model…"):
+            endpoint = services.endpoint()
+        variants = [Variant.parse(k) for k in chosen]
+        prepared = prepare_variants(
+            services.prompts,
+            name,
+            variants,
+            default_model=endpoint.model,
+            allowed_modules=services.settings.allowed_model_modules,
+            small_model_bounds=endpoint.local,
+        )
+        mapped = apply_mapping(sample_set, mapping) if mapping else sample_set
+        check_variables(prepared, mapped.samples)
+        request = RunRequest(
+            prompt_name=name,
+            variants=variants,
+            samples=mapped.samples,
+            concurrency=concurrency,
+            samples_name=source[1],
+            samples_hash=file_hash(source[0]),
+        )
+        handle = worker.start_run(services, request, prepared)
+    except PlaygroundError as exc:
+        show_error(exc, prefix="The run did not start.")
+        return
+    st.session_state[keys.COMPARE_RUN_ID] = handle.run_id
+    st.session_state.pop(keys.COMPARE_INSPECT, None)
+    st.rerun()
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def _run_section(services: Services, run_id: str) -> None:
+    try:
+        record = services.store.get_run(run_id)
+    except PlaygroundError as exc:
+        show_error(exc)
+        st.session_state.pop(keys.COMPARE_RUN_ID, None)
+        return
+    was_running = record.status == "running"
+
+    @st.fragment(run_every=1.0 if was_running else None)
+    def live() -> None:
+        current = services.store.get_run(run_id)
+        if was_running and current.status != "running":
+            st.rerun(scope="app")
+        _header(current)
+        view = build_view(services.store, current)
+        _results(services, view)
+
+    live()
+
+
+def _elapsed_s(record: RunRecord) -> float:
+    try:
+        started = datetime.fromisoformat(record.created_at)
+    except ValueError:
+        return 0.0
+    end = datetime.fromisoformat(record.finished_at) if record.finished_at else datetime.now(UTC)
+    return max(0.0, (end - started).total_seconds())
+
+
+def _header(record: RunRecord) -> None:
+    versions = record.meta.get("versions") or {}
+    described = ", ".join(f"{v} (v{versions[v]})" if v in versions else v for v in record.variants)
+    st.subheader(f"Run {record.id}")
+    st.caption(
+        f"{record.prompt_name}: {described} · samples {record.samples_name or '?'} · "
+        f"status **{record.status}**"
+    )
+    fraction = record.done / record.total if record.total else 1.0
+    elapsed = _elapsed_s(record)
+    eta = ""
+    if record.status == "running" and 0 < record.done < record.total:
+        eta = f" · ETA {elapsed / record.done * (record.total - record.done):.0f}s"
+    st.progress(
+        min(1.0, fraction),
+        text=f"{record.done}/{record.total} done · {record.errors} errors · {elapsed:.0f}s{eta}",
+    )
+    if record.status == "running":
+        handle = worker.get_handle(record.id)
+        if handle is not None and handle.running:
+            if st.button("Cancel run", key=keys.COMPARE_CANCEL):
+                handle.cancel()
+                st.toast("Cancelling… finished rows are kept.")
+        else:
+            st.caption("This run is being executed elsewhere (another process).")
+    elif record.error:
+        st.warning(record.error)
+    if record.meta.get("drift"):
+        with st.expander("Schema drift between code models and stored schemas"):
+            st.json(record.meta["drift"])
+
+
+def _styled(page: pd.DataFrame, mask: pd.DataFrame) -> Any:
+    sub_mask = mask.loc[page.index, page.columns]
+    return page.style.apply(
+        lambda _frame: sub_mask.replace({True: HIGHLIGHT, False: ""}), axis=None
+    )
+
+
+def _results(services: Services, view: RunView) -> None:
+    if view.problem:
+        st.warning(view.problem)
+    if not view.results:
+        st.info("No results yet; they appear here as they finish.")
+        return
+    tab_table, tab_metrics, tab_export = st.tabs(["Side by side", "Metrics", "Export"])
+    with tab_table:
+        _side_by_side(services, view)
+    with tab_metrics:
+        _metrics(view)
+    with tab_export:
+        _exports(view)
+
+
+def _side_by_side(services: Services, view: RunView) -> None:
+    table = view.table
+    n_differ = int(table["differs"].sum())
+    only_diff = st.toggle(
+        f"Only rows that differ ({n_differ} of {len(table)})", key=keys.COMPARE_ONLY_DIFF
+    )
+    shown = table[table["differs"]] if only_diff else table
+    pages = max(1, -(-len(shown) // PAGE_ROWS))
+    page_no = 1
+    if pages > 1:
+        page_no = int(
+            st.number_input(
+                f"Page (of {pages}, {PAGE_ROWS} rows each)",
+                min_value=1,
+                max_value=pages,
+                value=1,
+                key="compare.page",
+            )
+        )
+    page = shown.iloc[(page_no - 1) * PAGE_ROWS : page_no * PAGE_ROWS]
+    errors = [c for c in error_columns(view) if (page[c] != "").any()]
+    columns = ["sample_id", *field_columns(view), *errors]
+    st.session_state["compare.page_ids"] = page["sample_id"].tolist()
+    st.dataframe(
+        _styled(page[columns], view.mask),
+        hide_index=True,
+        key=keys.COMPARE_TABLE,
+        on_select=_on_select,
+        selection_mode="single-row",
+        height=min(600, 38 + 35 * len(page)),
+    )
+    ids = shown["sample_id"].tolist()
+    if st.session_state.get(keys.COMPARE_INSPECT) not in ids:
+        st.session_state.pop(keys.COMPARE_INSPECT, None)
+    sample_id = st.selectbox(
+        "Inspect sample",
+        ids,
+        index=None,
+        key=keys.COMPARE_INSPECT,
+        placeholder="Select a row in the table, or pick a sample id",
+    )
+    if sample_id:
+        _inspect(services, view, sample_id)
+
+
+def _on_select() -> None:
+    state = st.session_state.get(keys.COMPARE_TABLE)
+    rows = list(getattr(getattr(state, "selection", None), "rows", []) or [])
+    ids = st.session_state.get("compare.page_ids") or []
+    if rows and rows[0] < len(ids):
+        st.session_state[keys.COMPARE_INSPECT] = ids[rows[0]]
+
+
+def _inspect(services: Services, view: RunView, sample_id: str) -> None:
+    variants = view.record.variants
+    cols = st.columns(len(variants))
+    for col, variant in zip(cols, variants, strict=True):
+        result = view.by_key.get((sample_id, variant))
+        with col:
+            st.markdown(f"#### {variant}")
+            if result is None:
+                st.caption("No result yet.")
+                continue
+            st.caption(
+                f"v{result.prompt_version} · {result.attempts} attempt(s) · "
+                f"{result.latency_ms or 0:.0f} ms · tokens {result.input_tokens or 0}/"
+                f"{result.output_tokens or 0}"
+            )
+            if result.error:
+                st.error(result.error)
+                if result.raw_output:
+                    with st.expander("Raw output"):
+                        st.code(result.raw_output, language=None)
+            else:
+                st.json(result.output or {})
+            if result.expected:
+                st.caption("expected: " + ", ".join(f"{k}={v}" for k, v in result.expected.items()))
+            trace_panel(services, result.trace_id, key=f"compare.trace.{variant}")
+
+
+def _metrics(view: RunView) -> None:
+    if view.metrics.empty:
+        st.info("No metrics (the schemas could not be compared).")
+        return
+    comparison = view.comparison
+    if comparison is not None and comparison.agreement_rate is not None:
+        st.metric(
+            "Samples where every field agrees",
+            f"{comparison.agreement_rate:.0%}",
+            help=f"over {comparison.n_samples_compared} samples with two or more valid outputs",
+        )
+    st.markdown("**Per variant**")
+    st.dataframe(
+        view.metrics,
+        hide_index=True,
+        key="compare.metrics",
+        column_config={
+            "valid_rate": st.column_config.ProgressColumn("valid", format="percent"),
+            "error_rate": st.column_config.NumberColumn("errors", format="percent"),
+        },
+    )
+    st.altair_chart(_chart(view), key="compare.chart")
+    st.markdown("**Per-field agreement**")
+    st.dataframe(
+        view.agreement,
+        hide_index=True,
+        key="compare.agreement",
+        column_config={"agreement": st.column_config.ProgressColumn(format="percent")},
+    )
+    if not view.accuracy.empty:
+        st.markdown("**Accuracy against expected values**")
+        st.dataframe(
+            view.accuracy,
+            hide_index=True,
+            key="compare.accuracy",
+            column_config={"accuracy": st.column_config.ProgressColumn(format="percent")},
+        )
+
+
+def _chart(view: RunView) -> alt.HConcatChart:
+    metrics = view.metrics
+    rates = metrics.melt(
+        id_vars="variant", value_vars=["valid_rate", "error_rate"], var_name="metric"
+    )
+    if not view.accuracy.empty:
+        acc = view.accuracy.groupby("variant", as_index=False)["accuracy"].mean()
+        acc = acc.assign(metric="accuracy (mean over fields)").rename(columns={"accuracy": "value"})
+        rates = pd.concat([rates, acc[["variant", "metric", "value"]]], ignore_index=True)
+    latency = metrics.melt(
+        id_vars="variant", value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="metric"
+    )
+    rate_chart = (
+        alt.Chart(rates.dropna())
+        .mark_bar()
+        .encode(
+            x=alt.X("metric:N", title=None),
+            xOffset="variant:N",
+            y=alt.Y("value:Q", title="rate", scale=alt.Scale(domain=[0, 1])),
+            color="variant:N",
+            tooltip=["variant", "metric", alt.Tooltip("value:Q", format=".1%")],
+        )
+        .properties(title="Rates", width=260)
+    )
+    latency_chart = (
+        alt.Chart(latency.dropna())
+        .mark_bar()
+        .encode(
+            x=alt.X("metric:N", title=None),
+            xOffset="variant:N",
+            y=alt.Y("value:Q", title="ms"),
+            color="variant:N",
+            tooltip=["variant", "metric", alt.Tooltip("value:Q", format=".0f")],
+        )
+        .properties(title="Latency", width=200)
+    )
+    return alt.hconcat(rate_chart, latency_chart)
+
+
+def _exports(view: RunView) -> None:
+    record = view.record
+    results = view.results
+    fields = view.fields
+    variants = record.variants
+    st.caption("Long: one row per sample and variant. Wide: one row per sample.")
+    cols = st.columns(4)
+    for i, (fmt, shape) in enumerate(
+        [("csv", "long"), ("csv", "wide"), ("parquet", "long"), ("parquet", "wide")]
+    ):
+
+        def data(fmt: Any = fmt, shape: Any = shape) -> bytes:
+            return export_bytes(results, fmt, shape, fields=fields, variants=variants)
+
+        with cols[i]:
+            st.download_button(
+                f"{fmt.upper()} ({shape})",
+                data=data,
+                file_name=export_filename(record.id, fmt, shape),  # type: ignore[arg-type]
+                mime="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                key=f"compare.download.{fmt}.{shape}",
+                on_click="ignore",
+            )

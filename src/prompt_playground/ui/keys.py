@@ -1,0 +1,56 @@
+"""Every session-state and widget key, namespaced per page, declared once (findable by tests)."""
+
+from __future__ import annotations
+
+# -- Compare -------------------------------------------------------------------------------
+COMPARE_RUN_ID = "compare.run_id"
+COMPARE_UPLOAD = "compare.upload"
+COMPARE_USE_SAMPLE = "compare.use_sample"
+COMPARE_SAMPLE_BYTES = "compare.sample_bytes"
+COMPARE_SAMPLE_NAME = "compare.sample_name"
+COMPARE_PROMPT = "compare.prompt"
+COMPARE_VARIANTS = "compare.variants"
+COMPARE_CONCURRENCY = "compare.concurrency"
+COMPARE_MAPPING_PREFIX = "compare.map."
+COMPARE_RUN = "compare.run"
+COMPARE_CANCEL = "compare.cancel"
+COMPARE_ONLY_DIFF = "compare.only_diff"
+COMPARE_TABLE = "compare.table"
+COMPARE_INSPECT = "compare.inspect"
+COMPARE_EXPORT_SHAPE = "compare.export_shape"
+COMPARE_CLEAR_RUN = "compare.clear_run"
+
+# -- Playground ----------------------------------------------------------------------------
+PLAY_PROMPT = "playground.prompt"
+PLAY_VARIANT = "playground.variant"
+PLAY_VAR_PREFIX = "playground.var."
+PLAY_UPLOAD = "playground.upload"
+PLAY_ROW = "playground.row"
+PLAY_RUN = "playground.run"
+PLAY_LAST = "playground.last"
+
+# -- Versions ------------------------------------------------------------------------------
+VERSIONS_PROMPT = "versions.prompt"
+VERSIONS_DIFF_OLD = "versions.diff_old"
+VERSIONS_DIFF_NEW = "versions.diff_new"
+VERSIONS_EDIT_BASE = "versions.edit_base"
+VERSIONS_EDIT_MESSAGES = "versions.edit_messages"
+VERSIONS_EDIT_CONFIG = "versions.edit_config"
+VERSIONS_EDIT_SCHEMA = "versions.edit_schema"
+VERSIONS_EDIT_COMMIT = "versions.edit_commit"
+VERSIONS_SAVE = "versions.save"
+VERSIONS_PROMOTE_VERSION = "versions.promote_version"
+VERSIONS_PROMOTE_LABEL = "versions.promote_label"
+VERSIONS_PROMOTE_OPEN = "versions.promote_open"
+VERSIONS_PROMOTE_CONFIRM_TEXT = "versions.promote_confirm_text"
+VERSIONS_PROMOTE_CONFIRM = "versions.promote_confirm"
+VERSIONS_ROLLBACK_PREFIX = "versions.rollback."
+VERSIONS_FLASH = "versions.flash"
+
+# -- Runs ----------------------------------------------------------------------------------
+RUNS_SELECTED = "runs.selected"
+RUNS_REOPEN = "runs.reopen"
+RUNS_DELETE = "runs.delete"
+RUNS_DELETE_CONFIRM = "runs.delete_confirm"
+RUNS_EXPORT_FORMAT = "runs.export_format"
+RUNS_FLASH = "runs.flash"

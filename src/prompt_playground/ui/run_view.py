@@ -1,0 +1,114 @@
+"""A finished or running comparison as the pages show it, built once per (run, progress).
+
+Building the side-by-side table, its highlight mask and the metrics is linear in the results;
+it is cached per (run id, rows done, status) so a rerun that changes nothing costs a lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from prompt_playground.compare import (
+    Comparison,
+    accuracy_table,
+    agreement_table,
+    cell_column,
+    compare,
+    differs_mask,
+    error_column,
+    metrics_table,
+    side_by_side,
+)
+from prompt_playground.models import Result
+from prompt_playground.runstore import RunRecord, RunStore
+
+
+@dataclass
+class RunView:
+    record: RunRecord
+    results: list[Result]
+    by_key: dict[tuple[str, str], Result]
+    comparison: Comparison | None
+    fields: list[str]
+    table: pd.DataFrame  # display strings, one row per sample, plus ``differs``
+    mask: pd.DataFrame  # True on differing field cells
+    metrics: pd.DataFrame
+    agreement: pd.DataFrame
+    accuracy: pd.DataFrame
+    problem: str | None = None
+
+
+def _display(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_display(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def build_view(store: RunStore, record: RunRecord) -> RunView:
+    return _cached_view(store, record.id, record.done, record.status)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunView:
+    record = _store.get_run(run_id)
+    results = _store.results(run_id)
+    variants = list(record.variants)
+    schemas: dict[str, Any] = dict(record.meta.get("schemas") or {})
+    problem: str | None = None
+    comparison: Comparison | None = None
+    fields: list[str] = []
+    try:
+        comparison = compare(results, schemas or {}, variants)
+        fields = list(comparison.fields)
+    except Exception as exc:  # noqa: BLE001 - a broken stored schema: show outputs anyway
+        problem = f"The stored response schemas cannot be compared: {exc}"
+    if not fields:
+        seen: dict[str, None] = {}
+        for r in results:
+            for name in r.output or {}:
+                seen.setdefault(name, None)
+        fields = list(seen)
+    raw = side_by_side(results, variants, fields)
+    mask = differs_mask(raw, variants, fields)
+    table = raw.copy()
+    for column in table.columns:
+        if column != "differs":
+            table[column] = pd.Series([_display(v) for v in raw[column].tolist()], dtype="str")
+    if comparison is not None:
+        metrics = metrics_table(comparison)
+        agreement = agreement_table(comparison)
+        accuracy = accuracy_table(comparison)
+    else:
+        metrics = agreement = accuracy = pd.DataFrame()
+    return RunView(
+        record=record,
+        results=results,
+        by_key={(r.sample_id, r.variant): r for r in results},
+        comparison=comparison,
+        fields=fields,
+        table=table,
+        mask=mask,
+        metrics=metrics,
+        agreement=agreement,
+        accuracy=accuracy,
+        problem=problem,
+    )
+
+
+def field_columns(view: RunView) -> list[str]:
+    return [cell_column(f, v) for f in view.fields for v in view.record.variants]
+
+
+def error_columns(view: RunView) -> list[str]:
+    return [error_column(v, view.fields) for v in view.record.variants]

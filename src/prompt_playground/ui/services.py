@@ -1,0 +1,124 @@
+"""Services built once per process (``st.cache_resource``), and cached reads shared by pages.
+
+A failure to start (bad settings, Langfuse unreachable) renders a clear error page, never a
+traceback; the build is retried on the next rerun because failures are not cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+import streamlit as st
+from pydantic import ValidationError
+
+from prompt_playground.bootstrap import ConnectionStatus, Services, build_services
+from prompt_playground.errors import PlaygroundError
+from prompt_playground.history import LabelHistory, history_path
+from prompt_playground.prompts import PromptSummary, PromptVersion
+from prompt_playground.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+_built: list[Services] = []
+
+
+@st.cache_resource(show_spinner="Starting Langfuse and the run store…")
+def _services() -> Services:
+    services = build_services(Settings())
+    _built.append(services)
+    return services
+
+
+@st.cache_resource
+def _history(data_dir: str) -> LabelHistory:
+    return LabelHistory(history_path(Path(data_dir)))
+
+
+def get_services() -> Services:
+    """The process's services; on failure, an error page and ``st.stop()``."""
+    try:
+        return _services()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        _stop(
+            "The settings are invalid. Fix the environment variables and reload.",
+            problems,
+        )
+    except PlaygroundError as exc:
+        _stop(f"The playground could not start: {exc.message}", exc.details)
+    except OSError as exc:
+        _stop(f"The playground could not start: {exc}", None)
+
+
+def _stop(message: str, details: str | None) -> NoReturn:
+    st.error(message, icon="🚫")
+    if details:
+        with st.expander("Details"):
+            st.code(details, language=None)
+    st.stop()
+
+
+def get_history(services: Services) -> LabelHistory:
+    return _history(str(services.settings.data_dir))
+
+
+def reset_services() -> None:
+    """Close and forget the cached services (tests; a settings change)."""
+    while _built:
+        _built.pop().close()
+    _services.clear()
+    _history.clear()
+    clear_prompt_cache()
+
+
+# -- cached reads (short TTL; cleared after writes) ----------------------------------------
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def list_prompts(_services: Services, cache_key: str) -> list[PromptSummary]:
+    return _services.prompts.list_prompts()
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def prompt_versions(_services: Services, cache_key: str, name: str) -> list[PromptVersion]:
+    return [_strip_client(v) for v in _services.prompts.versions(name)]
+
+
+def _strip_client(version: PromptVersion) -> PromptVersion:
+    return replace(version, client=None)
+
+
+def clear_prompt_cache() -> None:
+    list_prompts.clear()
+    prompt_versions.clear()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def connection_statuses(_services: Services, cache_key: str) -> list[ConnectionStatus]:
+    statuses = [_services.langfuse_status()]
+    started = getattr(_services, "_endpoint", None) is not None
+    if _services.settings.embedded_model and not started:
+        statuses.append(
+            ConnectionStatus(
+                "LLM",
+                "embedded local model",
+                True,
+                True,
+                "starts on the first run (SmolLM2 via llama.cpp on 127.0.0.1)",
+            )
+        )
+    else:
+        statuses.append(_services.llm_status())
+    return statuses
+
+
+def cache_key(services: Services) -> str:
+    """A key that changes when the services object does (so caches never mix instances)."""
+    return f"{id(services)}:{services.langfuse_url}"

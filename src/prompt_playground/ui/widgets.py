@@ -1,0 +1,195 @@
+"""Widgets every page shares: connection status, error display, prompt/variant pickers, traces."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from prompt_playground.bootstrap import Services
+from prompt_playground.errors import PlaygroundError
+from prompt_playground.prompts import PromptVersion
+from prompt_playground.ui import services as svc
+
+logger = logging.getLogger(__name__)
+
+TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
+
+
+def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
+    """An error as a message a person can act on, with details in an expander (no traceback)."""
+    if isinstance(exc, PlaygroundError):
+        message, details = exc.message, exc.details
+    else:
+        logger.error("Unexpected error shown to the user", exc_info=exc)
+        message = f"Something went wrong: {type(exc).__name__}: {exc}"
+        details = "This is a bug in the playground; the server log has the traceback."
+    st.error(f"{prefix} {message}" if prefix else message, icon="⚠️")
+    if details:
+        with st.expander("Details"):
+            st.code(details, language=None)
+
+
+def sidebar_status(services: Services) -> None:
+    """Where the playground is connected (Langfuse, LLM) and whether it answers; no secrets."""
+    with st.sidebar:
+        st.subheader("Connections")
+        for status in svc.connection_statuses(services, svc.cache_key(services)):
+            where = "embedded" if status.embedded else "remote"
+            icon = "🟢" if status.ok else "🔴"
+            st.markdown(f"{icon} **{status.name}** · {where}")
+            st.caption(f"{status.target} — {status.message}")
+        if st.button("Recheck", key="sidebar.recheck"):
+            svc.connection_statuses.clear()
+            st.rerun()
+
+
+def prompt_picker(services: Services, key: str) -> str | None:
+    """A selectbox of the prompts in Langfuse (None when there are none)."""
+    try:
+        prompts = svc.list_prompts(services, svc.cache_key(services))
+    except PlaygroundError as exc:
+        show_error(exc)
+        return None
+    names = [p.name for p in prompts]
+    if not names:
+        st.info(
+            "There are no prompts in Langfuse yet. Create one in Langfuse or with "
+            "`prompt-playground sync FILE`."
+        )
+        return None
+    if st.session_state.get(key) not in names:
+        st.session_state.pop(key, None)
+    chosen: str | None = st.selectbox("Prompt", names, key=key)
+    return chosen
+
+
+def variant_options(services: Services, name: str) -> list[str]:
+    """Labels first (production, staging, …, latest), then every version as ``v3``."""
+    versions = versions_of(services, name)
+    labels: list[str] = []
+    for v in versions:
+        for label in v.labels:
+            if label not in labels:
+                labels.append(label)
+    labels.sort(key=lambda lbl: (lbl == "latest", lbl != "production", lbl))
+    return labels + [f"v{v.version}" for v in versions]
+
+
+def versions_of(services: Services, name: str) -> list[PromptVersion]:
+    return svc.prompt_versions(services, svc.cache_key(services), name)
+
+
+def version_label(version: PromptVersion) -> str:
+    labels = f" [{', '.join(version.labels)}]" if version.labels else ""
+    return f"v{version.version}{labels}"
+
+
+def messages_text(prompt: str | Sequence[dict[str, Any]]) -> str:
+    """A readable rendering of a prompt's messages (for display and diffs)."""
+    if isinstance(prompt, str):
+        return prompt
+    parts = []
+    for m in prompt:
+        if m.get("type") == "placeholder":
+            parts.append(f"[placeholder: {m.get('name')}]")
+        else:
+            parts.append(f"[{m.get('role')}]\n{m.get('content')}")
+    return "\n\n".join(parts)
+
+
+def render_messages(messages: Sequence[dict[str, Any]]) -> None:
+    for m in messages:
+        if m.get("type") == "placeholder":
+            st.caption(f"placeholder: {m.get('name')}")
+            continue
+        role = str(m.get("role", "user"))
+        with st.chat_message("assistant" if role == "assistant" else "user"):
+            st.caption(role)
+            st.text(str(m.get("content", "")))
+
+
+# -- traces --------------------------------------------------------------------------------
+
+
+def fetch_observations(services: Services, trace_id: str, wait_s: float = 5.0) -> list[Any]:
+    """The trace's observations, flushing first and retrying briefly until they appear."""
+    services.langfuse.flush()
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            response = services.langfuse.api.observations.get_many(
+                trace_id=trace_id, fields=TRACE_FIELDS, limit=100
+            )
+            data = list(response.data)
+        except Exception as exc:
+            raise PlaygroundError(
+                f"Could not load trace {trace_id} from Langfuse: {type(exc).__name__}.",
+                details=str(exc)[:2000],
+            ) from exc
+        if data or time.monotonic() >= deadline:
+            return data
+        time.sleep(0.25)
+
+
+def trace_panel(services: Services, trace_id: str | None, *, key: str) -> None:
+    """The observation tree of one trace (timings, input/output, model, usage), or a link."""
+    if not trace_id:
+        st.caption("No trace for this result.")
+        return
+    url = services.trace_url(trace_id)
+    if url:
+        st.link_button("Open in Langfuse", url, key=f"{key}.link")
+    try:
+        observations = fetch_observations(services, trace_id)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if not observations:
+        st.caption(f"Trace {trace_id} has no observations yet (still being sent?).")
+        return
+    by_parent: dict[str | None, list[Any]] = {}
+    ids = {o.id for o in observations}
+    for o in observations:
+        parent = o.parent_observation_id if o.parent_observation_id in ids else None
+        by_parent.setdefault(parent, []).append(o)
+    for children in by_parent.values():
+        children.sort(key=lambda o: o.start_time or 0)
+    st.caption(f"Trace `{trace_id}` · {len(observations)} observation(s)")
+
+    def show(obs: Any, depth: int) -> None:
+        duration = ""
+        if obs.start_time and obs.end_time:
+            duration = f" · {(obs.end_time - obs.start_time).total_seconds() * 1000:.0f} ms"
+        model = f" · {obs.model}" if getattr(obs, "model", None) else ""
+        indent = "↳ " * depth
+        title = f"{indent}{obs.type} **{obs.name or obs.id}**{model}{duration}"
+        st.markdown(title)
+        with st.expander("input / output / usage", expanded=False):
+            usage = getattr(obs, "usage_details", None)
+            if usage:
+                st.caption("usage: " + ", ".join(f"{k}={v}" for k, v in usage.items()))
+            if obs.level and str(obs.level) not in ("DEFAULT", "ObservationLevel.DEFAULT"):
+                st.caption(f"level: {obs.level} {obs.status_message or ''}")
+            st.markdown("**input**")
+            st.code(_pretty(obs.input), language="json")
+            st.markdown("**output**")
+            st.code(_pretty(obs.output), language="json")
+        for child in by_parent.get(obs.id, []):
+            show(child, depth + 1)
+
+    for root in by_parent.get(None, []):
+        show(root, 0)
+
+
+def _pretty(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return str(value[:5000])
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)[:5000]

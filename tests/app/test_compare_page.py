@@ -1,0 +1,66 @@
+"""Compare page: bundled samples → two labels → background run → side-by-side table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prompt_playground import worker
+from prompt_playground.bootstrap import Services, example_samples
+from tests.app.helpers import assert_clean, open_page
+
+
+def test_compare_page_renders_with_sidebar_status(app_env: Path) -> None:
+    at = open_page("pages/compare.py")
+    assert at.button(key="compare.use_sample")
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Langfuse" in sidebar
+    assert "LLM" in sidebar
+    assert "sk-fake" not in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_uploaded_csv_compares_two_labels_side_by_side(app_env: Path, services: Services) -> None:
+    at = open_page("pages/compare.py")
+    at.file_uploader(key="compare.upload").set_value(
+        ("chats.csv", example_samples(), "text/csv")
+    ).run()
+    assert_clean(at)
+    assert any("Pre-flight OK: 21 of 21" in s.value for s in at.success)
+    assert at.multiselect(key="compare.variants").value == ["production", "staging"]
+    at.button(key="compare.run").click().run()
+    assert_clean(at)
+    run_id = at.session_state["compare.run_id"]
+    handle = worker.get_handle(run_id)
+    assert handle is not None
+    assert handle.wait(60)
+    at.run()
+    assert_clean(at)
+    record = services.store.get_run(run_id)
+    assert record.status == "completed"
+    assert record.done == 42
+    table = at.dataframe(key="compare.table").value
+    assert len(table) == 21
+    assert "sentiment [production]" in table.columns
+    assert "sentiment [staging]" in table.columns
+    metrics = next(d.value for d in at.dataframe if "valid_rate" in d.value.columns)
+    assert sorted(metrics["variant"]) == ["production", "staging"]
+
+    at.selectbox(key="compare.inspect").set_value(table["sample_id"][0]).run()
+    assert_clean(at)
+    headers = [m.value for m in at.markdown]
+    assert "#### production" in headers
+    assert "#### staging" in headers
+    assert any(m.startswith("GENERATION") for m in headers), "both traces are shown"
+
+    at.toggle(key="compare.only_diff").set_value(True).run()
+    assert_clean(at)
+    differing = at.dataframe(key="compare.table").value
+    assert len(differing) <= len(table)
+
+
+def test_run_button_is_disabled_until_two_variants(app_env: Path) -> None:
+    at = open_page("pages/compare.py")
+    at.button(key="compare.use_sample").click().run()
+    at.multiselect(key="compare.variants").set_value(["production"]).run()
+    assert_clean(at)
+    assert "compare.run" not in [b.key for b in at.button]
+    assert any("at least two" in i.value for i in at.info)
