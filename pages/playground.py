@@ -1,5 +1,5 @@
-"""playground (placeholder)."""
+"""Playground: one prompt version, one input, the typed answer and its trace."""
 
-import streamlit as st
+from prompt_playground.ui.playground_page import render
 
-st.info("Coming soon.")
+render()

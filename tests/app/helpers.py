@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP
@@ -19,3 +20,12 @@ def assert_clean(at: AppTest) -> None:
     """No exception element and no error box (errors are always messages, never tracebacks)."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table showing ``column`` (AppTest keeps keys only on selectable tables)."""
+    for frame in at.dataframe:
+        value = frame.value
+        if column in value.columns:
+            return value
+    raise AssertionError(f"No table with a column {column!r}")

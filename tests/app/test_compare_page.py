@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
-from tests.app.helpers import assert_clean, open_page
+from tests.app.helpers import assert_clean, frame_with, open_page
 
 
 def test_compare_page_renders_with_sidebar_status(app_env: Path) -> None:
@@ -41,7 +41,7 @@ def test_uploaded_csv_compares_two_labels_side_by_side(app_env: Path, services: 
     assert len(table) == 21
     assert "sentiment [production]" in table.columns
     assert "sentiment [staging]" in table.columns
-    metrics = next(d.value for d in at.dataframe if "valid_rate" in d.value.columns)
+    metrics = frame_with(at, "valid_rate")
     assert sorted(metrics["variant"]) == ["production", "staging"]
 
     at.selectbox(key="compare.inspect").set_value(table["sample_id"][0]).run()
