@@ -1,5 +1,5 @@
-"""versions (placeholder)."""
+"""Versions & Promote: versions, diffs, new versions, label moves and their history."""
 
-import streamlit as st
+from prompt_playground.ui.versions_page import render
 
-st.info("Coming soon.")
+render()

@@ -1,0 +1,350 @@
+"""Versions & Promote: every version with labels and commit messages, diffs, a new version
+editor (schema checked before saving), promotion with a confirming dialog, and label history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from prompt_playground.bootstrap import Services
+from prompt_playground.errors import PlaygroundError, SchemaError
+from prompt_playground.prompts import PromptDiff, PromptVersion, diff_versions
+from prompt_playground.runstore import RunRecord
+from prompt_playground.schema import model_from_schema
+from prompt_playground.ui import keys
+from prompt_playground.ui.services import clear_prompt_cache, get_history, get_services
+from prompt_playground.ui.widgets import (
+    prompt_picker,
+    show_error,
+    sidebar_status,
+    version_label,
+    versions_of,
+)
+
+
+def render() -> None:
+    services = get_services()
+    sidebar_status(services)
+    st.title("Versions & Promote")
+    flash = st.session_state.pop(keys.VERSIONS_FLASH, None)
+    if flash:
+        st.success(flash)
+    name = prompt_picker(services, keys.VERSIONS_PROMPT)
+    if name is None:
+        return
+    try:
+        versions = versions_of(services, name)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    _version_table(versions)
+    tab_diff, tab_edit, tab_promote, tab_history = st.tabs(
+        ["Diff", "New version", "Promote", "Label history"]
+    )
+    with tab_diff:
+        _diff_section(versions)
+    with tab_edit:
+        _edit_section(services, name, versions)
+    with tab_promote:
+        _promote_section(services, name, versions)
+    with tab_history:
+        _history_section(services, name, versions)
+    opened = st.session_state.get(keys.VERSIONS_PROMOTE_OPEN)
+    if opened and opened[0] == name:
+        _promote_dialog(services, name, int(opened[1]), str(opened[2]))
+
+
+def _version_table(versions: list[PromptVersion]) -> None:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "version": v.version,
+                    "labels": ", ".join(v.labels),
+                    "commit message": v.commit_message or "",
+                    "variables": ", ".join(v.variables),
+                }
+                for v in versions
+            ]
+        ),
+        hide_index=True,
+        key="versions.table",
+    )
+
+
+def show_diff(diff: PromptDiff) -> None:
+    if diff.unchanged:
+        st.info(f"v{diff.old_version} and v{diff.new_version} are the same.")
+        return
+    for title, lines in (
+        ("Messages", diff.messages),
+        ("Config", diff.config),
+        ("Response schema", diff.schema),
+    ):
+        st.markdown(f"**{title}**")
+        if lines:
+            st.code("\n".join(lines), language="diff")
+        else:
+            st.caption("unchanged")
+
+
+def _by_version(versions: list[PromptVersion], number: int) -> PromptVersion:
+    return next(v for v in versions if v.version == number)
+
+
+def _diff_section(versions: list[PromptVersion]) -> None:
+    numbers = [v.version for v in versions]
+    if len(numbers) < 2:
+        st.caption("Only one version: nothing to diff.")
+        return
+    c1, c2 = st.columns(2)
+    old = c1.selectbox(
+        "Old", numbers, index=1, key=keys.VERSIONS_DIFF_OLD, format_func=lambda n: f"v{n}"
+    )
+    new = c2.selectbox(
+        "New", numbers, index=0, key=keys.VERSIONS_DIFF_NEW, format_func=lambda n: f"v{n}"
+    )
+    show_diff(diff_versions(_by_version(versions, old), _by_version(versions, new)))
+
+
+# -- new version ---------------------------------------------------------------------------
+
+
+def _edit_section(services: Services, name: str, versions: list[PromptVersion]) -> None:
+    numbers = [v.version for v in versions]
+    base_no = st.selectbox(
+        "Start from",
+        numbers,
+        key=keys.VERSIONS_EDIT_BASE,
+        format_func=lambda n: version_label(_by_version(versions, n)),
+    )
+    base = _by_version(versions, base_no)
+    if st.session_state.get("versions.edit_loaded") != (name, base_no):
+        base_config = {k: v for k, v in base.config.items() if k != "response_schema"}
+        st.session_state[keys.VERSIONS_EDIT_MESSAGES] = (
+            base.prompt if isinstance(base.prompt, str) else json.dumps(base.prompt, indent=2)
+        )
+        st.session_state[keys.VERSIONS_EDIT_CONFIG] = json.dumps(base_config, indent=2)
+        st.session_state[keys.VERSIONS_EDIT_SCHEMA] = json.dumps(
+            base.config.get("response_schema") or {}, indent=2
+        )
+        st.session_state[keys.VERSIONS_EDIT_COMMIT] = ""
+        st.session_state["versions.edit_loaded"] = (name, base_no)
+    hint = "JSON list of {role, content}" if base.type == "chat" else "text"
+    messages = st.text_area(f"Messages ({hint})", key=keys.VERSIONS_EDIT_MESSAGES, height=240)
+    config = st.text_area("Config (JSON, without the schema)", key=keys.VERSIONS_EDIT_CONFIG)
+    schema = st.text_area(
+        "Response schema (JSON Schema)", key=keys.VERSIONS_EDIT_SCHEMA, height=240
+    )
+    commit = st.text_input("Commit message", key=keys.VERSIONS_EDIT_COMMIT)
+    if st.button("Save as new version", type="primary", key=keys.VERSIONS_SAVE):
+        try:
+            prompt, full_config = parse_edit(base.type, messages, config, schema)
+            created = services.prompts.create_version(
+                name,
+                type=base.type,
+                prompt=prompt,
+                config=full_config,
+                labels=[],
+                tags=base.tags,
+                commit_message=commit.strip() or None,
+            )
+        except PlaygroundError as exc:
+            show_error(exc, prefix="Not saved.")
+            return
+        clear_prompt_cache()
+        st.session_state.pop("versions.edit_loaded", None)
+        st.session_state[keys.VERSIONS_FLASH] = (
+            f"Saved {name} v{created.version}. Promote it when it is ready."
+        )
+        st.rerun()
+
+
+def parse_edit(
+    type_: str, messages: str, config: str, schema: str
+) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
+    """Check the editor's texts; the schema must build a model before anything is saved."""
+    prompt: str | list[dict[str, Any]]
+    if type_ == "chat":
+        try:
+            parsed = json.loads(messages)
+        except json.JSONDecodeError as exc:
+            raise PlaygroundError(
+                f"Messages are not valid JSON ({exc.msg}, line {exc.lineno}). "
+                'Write a list like [{"role": "system", "content": "..."}].'
+            ) from exc
+        if not isinstance(parsed, list) or not all(
+            isinstance(m, dict)
+            and (m.get("type") == "placeholder" or {"role", "content"} <= set(m))
+            for m in parsed
+        ):
+            raise PlaygroundError(
+                "Messages must be a JSON list of objects with 'role' and 'content' "
+                "(or placeholders with type 'placeholder' and a 'name')."
+            )
+        prompt = parsed
+    else:
+        if not messages.strip():
+            raise PlaygroundError("The prompt text is empty.")
+        prompt = messages
+    try:
+        config_obj = json.loads(config or "{}")
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(f"Config is not valid JSON ({exc.msg}, line {exc.lineno}).") from exc
+    if not isinstance(config_obj, dict):
+        raise PlaygroundError("Config must be a JSON object.")
+    try:
+        schema_obj = json.loads(schema or "{}")
+    except json.JSONDecodeError as exc:
+        raise SchemaError(
+            f"The response schema is not valid JSON ({exc.msg}, line {exc.lineno})."
+        ) from exc
+    if schema_obj:
+        try:
+            model_from_schema(schema_obj)
+        except SchemaError as exc:
+            raise SchemaError(f"Response schema: {exc.message}", details=exc.details) from exc
+        config_obj["response_schema"] = schema_obj
+    elif "response_model" not in config_obj:
+        raise SchemaError(
+            "A version needs a response schema (or config.response_model) so runs can "
+            "validate the output."
+        )
+    return prompt, config_obj
+
+
+# -- promote -------------------------------------------------------------------------------
+
+
+def _promote_section(services: Services, name: str, versions: list[PromptVersion]) -> None:
+    numbers = [v.version for v in versions]
+    version = st.selectbox(
+        "Version to promote",
+        numbers,
+        key=keys.VERSIONS_PROMOTE_VERSION,
+        format_func=lambda n: version_label(_by_version(versions, n)),
+    )
+    label = st.text_input(
+        "Label", value="production", key=keys.VERSIONS_PROMOTE_LABEL, help="e.g. production"
+    ).strip()
+    if st.button("Promote…", key="versions.promote", disabled=not label):
+        st.session_state[keys.VERSIONS_PROMOTE_OPEN] = (name, version, label)
+        st.session_state.pop(keys.VERSIONS_PROMOTE_CONFIRM_TEXT, None)
+
+
+def latest_comparison(runs: list[RunRecord], name: str, a: int, b: int) -> RunRecord | None:
+    """The newest run of ``name`` that compared versions ``a`` and ``b``."""
+    for run in runs:  # newest first
+        used = set((run.meta.get("versions") or {}).values())
+        if run.prompt_name == name and {a, b} <= used:
+            return run
+    return None
+
+
+def _close_dialog() -> None:
+    st.session_state.pop(keys.VERSIONS_PROMOTE_OPEN, None)
+
+
+@st.dialog("Promote a version", width="large", on_dismiss=_close_dialog)
+def _promote_dialog(services: Services, name: str, version: int, label: str) -> None:
+    protected = label in services.settings.protected_labels
+    try:
+        versions = versions_of(services, name)
+        target = _by_version(versions, version)
+        holder = next((v for v in versions if label in v.labels), None)
+    except (PlaygroundError, StopIteration) as exc:
+        show_error(exc if isinstance(exc, PlaygroundError) else PlaygroundError("Reload."))
+        return
+    if holder is None:
+        st.markdown(f"Label **{label}** is new: it will point at **v{version}**.")
+    elif holder.version == version:
+        st.info(f"v{version} already holds '{label}'. Nothing to do.")
+    else:
+        st.markdown(f"Move **{label}** of **{name}**: v{holder.version} → **v{version}**")
+        show_diff(diff_versions(holder, target))
+        run = latest_comparison(services.store.list_runs(), name, holder.version, version)
+        if run is None:
+            st.warning(
+                f"No comparison run between v{holder.version} and v{version} yet. "
+                "Consider comparing them first on the Compare page."
+            )
+        else:
+            st.markdown(
+                f"Latest comparison: **{run.id}** ({run.status}, {run.done}/{run.total} rows, "
+                f"{run.errors} errors, {run.created_at})"
+            )
+    confirmed = True
+    if protected:
+        typed = st.text_input(
+            f"'{label}' is protected: type the label to confirm",
+            key=keys.VERSIONS_PROMOTE_CONFIRM_TEXT,
+        )
+        confirmed = typed.strip() == label
+    c1, c2 = st.columns(2)
+    if c1.button(
+        f"Promote v{version} to {label}",
+        type="primary",
+        key=keys.VERSIONS_PROMOTE_CONFIRM,
+        disabled=not confirmed,
+    ) and promote(services, name, version, label):
+        _close_dialog()
+        st.rerun()
+    if c2.button("Cancel", key="versions.promote_cancel"):
+        _close_dialog()
+        st.rerun()
+
+
+def promote(
+    services: Services, name: str, version: int, label: str, note: str | None = None
+) -> bool:
+    """Move the label and record the move; the outcome is flashed on the next run."""
+    try:
+        promotion = services.prompts.promote(name, version, label)
+    except PlaygroundError as exc:
+        show_error(exc, prefix="Not promoted.")
+        return False
+    clear_prompt_cache()
+    if promotion.changed:
+        get_history(services).record(name, label, promotion.previous_version, version, note)
+        before = f"v{promotion.previous_version}" if promotion.previous_version else "nowhere"
+        st.session_state[keys.VERSIONS_FLASH] = f"'{label}' moved: {before} → v{version}."
+    else:
+        st.session_state[keys.VERSIONS_FLASH] = f"v{version} already held '{label}'."
+    return True
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+def _history_section(services: Services, name: str, versions: list[PromptVersion]) -> None:
+    try:
+        moves = get_history(services).moves(name)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if not moves:
+        st.caption("No label moves recorded by this playground yet.")
+        return
+    existing = {v.version for v in versions}
+    for move in moves:
+        c1, c2 = st.columns([4, 1])
+        before = f"v{move.from_version}" if move.from_version is not None else "—"
+        note = f" · {move.note}" if move.note else ""
+        c1.markdown(f"`{move.at}` **{move.label}**: {before} → v{move.to_version}{note}")
+        if (
+            move.from_version is not None
+            and move.from_version in existing
+            and c2.button(
+                f"Roll back to v{move.from_version}",
+                key=f"{keys.VERSIONS_ROLLBACK_PREFIX}{move.id}",
+            )
+        ):
+            st.session_state[keys.VERSIONS_PROMOTE_OPEN] = (
+                name,
+                move.from_version,
+                move.label,
+            )
+            st.rerun()

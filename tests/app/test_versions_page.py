@@ -1,0 +1,68 @@
+"""Versions & Promote: diff, a new version validated before saving, promotion through the
+dialog (protected label typed to confirm), label history and rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prompt_playground.bootstrap import Services
+from tests.app.helpers import assert_clean, frame_with, open_page
+
+PROMPT = "chat-extract-feedback"
+
+
+def _holder(services: Services, label: str) -> int:
+    return int(services.langfuse.get_prompt(PROMPT, label=label, cache_ttl_seconds=0).version)
+
+
+def test_versions_page_lists_versions_and_diffs(app_env: Path) -> None:
+    at = open_page("pages/versions.py")
+    table = frame_with(at, "commit message")
+    assert {1, 2} <= set(table["version"])
+    assert any(c.language == "diff" for c in at.code)
+
+
+def test_invalid_schema_is_refused_before_saving(app_env: Path, services: Services) -> None:
+    before = len(services.prompts.versions(PROMPT))
+    at = open_page("pages/versions.py")
+    at.text_area(key="versions.edit_schema").set_value(
+        json.dumps({"type": "object", "properties": {"x": {"type": "strnig"}}})
+    )
+    at.button(key="versions.save").click().run()
+    assert not at.exception
+    assert any("Not saved" in e.value for e in at.error)
+    assert len(services.prompts.versions(PROMPT)) == before
+
+
+def test_save_then_promote_protected_label_moves_it_and_rolls_back(
+    app_env: Path, services: Services
+) -> None:
+    at = open_page("pages/versions.py")
+    at.text_input(key="versions.edit_commit").set_value("app test: new version")
+    at.button(key="versions.save").click().run()
+    assert_clean(at)
+    newest = max(v.version for v in services.prompts.versions(PROMPT))
+    assert any(f"v{newest}" in s.value for s in at.success)
+    previous = _holder(services, "production")
+
+    at.selectbox(key="versions.promote_version").set_value(newest)
+    at.text_input(key="versions.promote_label").set_value("production")
+    at.button(key="versions.promote").click().run()
+    assert_clean(at)
+    confirm = at.button(key="versions.promote_confirm")
+    assert confirm.disabled, "a protected label needs the label typed first"
+    at.text_input(key="versions.promote_confirm_text").set_value("production").run()
+    assert not at.button(key="versions.promote_confirm").disabled
+    at.button(key="versions.promote_confirm").click().run()
+    assert_clean(at)
+    assert _holder(services, "production") == newest
+    assert any(f"v{previous} → v{newest}" in s.value for s in at.success)
+
+    rollback = f"Roll back to v{previous}"
+    button = next(b for b in at.button if b.label == rollback)
+    button.click().run()
+    at.text_input(key="versions.promote_confirm_text").set_value("production").run()
+    at.button(key="versions.promote_confirm").click().run()
+    assert_clean(at)
+    assert _holder(services, "production") == previous
