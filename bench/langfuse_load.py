@@ -98,12 +98,13 @@ async def run_get(
     request = get_request(port, path, auth)
     latencies: list[float] = []
     errors = 0
+    total = 0
     start = time.perf_counter()
     measure_from = start + warmup
     deadline = measure_from + seconds
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, total
         conn = await Connection.open(port)
         try:
             while True:
@@ -112,6 +113,7 @@ async def run_get(
                     return
                 status = await conn.send(request)
                 done = time.perf_counter()
+                total += 1
                 if sent >= measure_from:
                     if status == 200:
                         latencies.append(done - sent)
@@ -126,6 +128,7 @@ async def run_get(
     elapsed = time.perf_counter() - start
     return {
         "requests": len(latencies),
+        "total_requests": total,
         "errors": errors,
         "rps": len(latencies) / seconds,
         "p50_ms": 1000 * _percentile(latencies, 0.50),

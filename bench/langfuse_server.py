@@ -155,6 +155,25 @@ def _mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``), or NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _get_with_cpu(
+    process: subprocess.Popen[bytes], port: int, path: str, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """A GET run plus the server's CPU time per request (steadier than req/s on a busy box)."""
+    before = _cpu_seconds(process.pid)
+    run = _get(port, path, concurrency, seconds)
+    run["cpu_us"] = 1e6 * (_cpu_seconds(process.pid) - before) / max(1, run["total_requests"])
+    return run
+
+
 def _fmt(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
@@ -233,10 +252,12 @@ def main() -> None:
             half = seconds / 2
             base_runs, lf_runs = [], []
             for _ in range(2):
-                base_runs.append(_get(base_port, path, args.concurrency, half))
-                lf_runs.append(_get(lf_port, path, args.concurrency, half))
+                base_runs.append(_get_with_cpu(baseline, base_port, path, args.concurrency, half))
+                lf_runs.append(_get_with_cpu(local, lf_port, path, args.concurrency, half))
             base_get = max(base_runs, key=lambda run: run["rps"])
             lf_get = max(lf_runs, key=lambda run: run["rps"])
+            base_cpu = min(run["cpu_us"] for run in base_runs)
+            lf_cpu = min(run["cpu_us"] for run in lf_runs)
 
             otlp: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
             for batch, requests in OTLP_RUNS.items():
@@ -269,6 +290,13 @@ def main() -> None:
             _fmt(base_get["rps"]) + " (static JSON)",
             f"{ratio:.0%}",
             ">= 70 % " + ("met" if ratio >= 0.7 else "MISSED"),
+        ),
+        (
+            "server CPU per prompt GET (us, best of 2)",
+            _fmt(lf_cpu),
+            _fmt(base_cpu),
+            f"{base_cpu / lf_cpu:.0%}",
+            "(baseline CPU / ours)",
         ),
         (
             "prompt GET p50 / p99 (ms)",
