@@ -42,7 +42,6 @@ GGUF_MAGIC = b"GGUF"
 DEFAULT_CTX_SIZE = 4096
 """Total context, shared by the parallel slots (2 x 2048 tokens with the defaults)."""
 DEFAULT_PARALLEL = 2
-DEFAULT_THREADS = 2
 DEFAULT_START_TIMEOUT = 60.0
 PROMPT_CACHE_MIB = 256
 """llama.cpp keeps finished prompts in RAM for reuse; its default (8 GiB) is far too much here."""
@@ -147,6 +146,17 @@ def available_memory_bytes() -> int | None:
     return int(match.group(1)) * 1024 if match else None
 
 
+def default_threads() -> int:
+    """Half the cores, 1 to 4: 1 on a 2-core machine.
+
+    llama.cpp's threads meet at a barrier after every operation, so when the app, Streamlit
+    and the tests compete for the cores, one descheduled thread stalls the rest. Measured on
+    2 busy cores with SmolLM2: 2 threads gave 0.5-27 s per extraction (2-44 tokens/s
+    generated), 1 thread 0.6-3 s (33-55 tokens/s).
+    """
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
 class LocalModelServer:
     """llama.cpp's OpenAI-compatible server for one GGUF file, in a child process.
 
@@ -161,14 +171,14 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ctx_size: int = DEFAULT_CTX_SIZE,
-        threads: int = DEFAULT_THREADS,
+        threads: int | None = None,
         parallel: int = DEFAULT_PARALLEL,
     ) -> None:
         self.model_path = Path(model_path)
         self.host = host
         self.port = port
         self.ctx_size = ctx_size
-        self.threads = threads
+        self.threads = threads if threads is not None else default_threads()
         self.parallel = parallel
         self._process: subprocess.Popen[str] | None = None
         self._address: str | None = None
@@ -439,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--ctx-size", type=int, default=DEFAULT_CTX_SIZE)
-    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    serve.add_argument("--threads", type=int, default=1)
     serve.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
     serve.add_argument("--alias", default="local-model")
     return _serve(parser.parse_args(argv))
