@@ -1,5 +1,5 @@
-"""runs (placeholder)."""
+"""Runs: history of comparison runs; reopen, export, delete."""
 
-import streamlit as st
+from prompt_playground.ui.runs_page import render
 
-st.info("Coming soon.")
+render()

@@ -1,0 +1,104 @@
+"""The Runs page: every comparison run; reopen one on Compare, export it, or delete it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from prompt_playground import worker
+from prompt_playground.bootstrap import Services
+from prompt_playground.errors import PlaygroundError
+from prompt_playground.export import export_bytes, export_filename
+from prompt_playground.runstore import RunRecord
+from prompt_playground.ui import keys
+from prompt_playground.ui.services import get_services
+from prompt_playground.ui.widgets import show_error, sidebar_status
+
+COMPARE_PAGE = "pages/compare.py"
+
+
+def render() -> None:
+    services = get_services()
+    sidebar_status(services)
+    st.title("Runs")
+    flash = st.session_state.pop(keys.RUNS_FLASH, None)
+    if flash:
+        st.success(flash)
+    try:
+        runs = services.store.list_runs()
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if not runs:
+        st.info("No runs yet. Start one on the Compare page.")
+        return
+    st.dataframe(_table(runs), hide_index=True, key="runs.table")
+    ids = [r.id for r in runs]
+    if st.session_state.get(keys.RUNS_SELECTED) not in ids:
+        st.session_state[keys.RUNS_SELECTED] = ids[0]
+    run_id = st.selectbox("Run", ids, key=keys.RUNS_SELECTED)
+    record = next(r for r in runs if r.id == run_id)
+    _actions(services, record)
+
+
+def _table(runs: list[RunRecord]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "run": r.id,
+                "status": r.status,
+                "prompt": r.prompt_name,
+                "variants": ", ".join(r.variants),
+                "done": f"{r.done}/{r.total}",
+                "errors": r.errors,
+                "samples": r.samples_name or "",
+                "created": r.created_at,
+            }
+            for r in runs
+        ]
+    )
+
+
+def _actions(services: Services, record: RunRecord) -> None:
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Reopen in Compare", key=keys.RUNS_REOPEN, type="primary"):
+        st.session_state[keys.COMPARE_RUN_ID] = record.id
+        st.session_state.pop(keys.COMPARE_INSPECT, None)
+        st.switch_page(COMPARE_PAGE)
+    with c2:
+        fmt = st.selectbox(
+            "Export format", ["csv", "parquet", "jsonl"], key=keys.RUNS_EXPORT_FORMAT
+        )
+        shape = st.radio("Shape", ["long", "wide"], horizontal=True, key="runs.export_shape")
+
+        def data() -> bytes:
+            results = services.store.results(record.id)
+            return export_bytes(results, fmt, shape, variants=record.variants)  # type: ignore[arg-type]
+
+        st.download_button(
+            "Download",
+            data=data,
+            file_name=export_filename(record.id, fmt, shape),  # type: ignore[arg-type]
+            key="runs.download",
+            on_click="ignore",
+        )
+    with c3:
+        live = worker.get_handle(record.id)
+        if live is not None and live.running:
+            st.caption("This run is still going; cancel it on Compare before deleting it.")
+        elif st.button("Delete run…", key=keys.RUNS_DELETE):
+            st.session_state["runs.confirm_for"] = record.id
+        if st.session_state.get("runs.confirm_for") == record.id:
+            st.warning(f"Delete {record.id} and its {record.done} results? This cannot be undone.")
+            if st.button("Yes, delete", key=keys.RUNS_DELETE_CONFIRM, type="primary"):
+                try:
+                    services.store.delete_run(record.id)
+                except PlaygroundError as exc:
+                    show_error(exc)
+                    return
+                st.session_state.pop("runs.confirm_for", None)
+                if st.session_state.get(keys.COMPARE_RUN_ID) == record.id:
+                    st.session_state.pop(keys.COMPARE_RUN_ID, None)
+                st.session_state.pop(keys.RUNS_SELECTED, None)
+                st.session_state[keys.RUNS_FLASH] = f"Deleted {record.id}."
+                st.rerun()
