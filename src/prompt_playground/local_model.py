@@ -224,10 +224,10 @@ class LocalModelServer:
             deadline = time.monotonic() + timeout
             self._spawn()
             try:
-                self._address = self._await_address(deadline)
+                self._address = self._await_address(deadline, timeout)
                 self._await_health(deadline)
             except BaseException:
-                self._shutdown()
+                self._shutdown(graceful=False)
                 raise
             return self
 
@@ -283,7 +283,7 @@ class LocalModelServer:
                 env=env,
             )
 
-    def _await_address(self, deadline: float) -> str:
+    def _await_address(self, deadline: float, timeout: float) -> str:
         process = self._require_process()
         if process.stdout is None:
             raise LocalModelError("The local model server has no output pipe.")
@@ -292,7 +292,9 @@ class LocalModelServer:
         try:
             line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise self._failure("did not finish loading within the start timeout") from None
+            raise self._failure(
+                f"did not finish loading within {timeout:g} s (the start timeout)"
+            ) from None
         if not line.startswith(_LISTENING):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -315,7 +317,7 @@ class LocalModelServer:
                         return
                     last = f"HTTP {response.status_code}"
                 time.sleep(0.05)
-        raise self._failure(f"did not answer {url} within the start timeout ({last})")
+        raise self._failure(f"did not answer {url} in time ({last})")
 
     def _failure(self, what: str) -> LocalModelError:
         errors = _llama_errors(self._read_log())
@@ -349,13 +351,15 @@ class LocalModelServer:
             raise LocalModelError("The local model server was not started.")
         return self._process
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, *, graceful: bool = True) -> None:
         process, self._process, self._address = self._process, None, None
         if process is not None:
             if process.stdin is not None:
                 with contextlib.suppress(OSError):
                     process.stdin.close()
             try:
+                if not graceful:
+                    process.terminate()
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.terminate()

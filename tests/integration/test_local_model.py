@@ -4,7 +4,12 @@ openai SDK and instructor, plus the errors a person sees when the model file is 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -154,6 +159,55 @@ def test_stop_ends_the_child_and_closes_the_port() -> None:
     with pytest.raises(LocalModelError, match="not running"):
         _ = server.base_url
     server.stop()  # idempotent
+
+
+@pytest.mark.model
+def test_a_start_that_runs_out_of_time_raises_and_leaves_no_child() -> None:
+    server = LocalModelServer(default_model_path())
+
+    with pytest.raises(LocalModelError, match="did not finish loading within 0 s"):
+        server.start(timeout=0)
+
+    assert server.pid is None
+    assert not server.is_running
+
+
+@pytest.mark.model
+def test_the_child_exits_when_the_process_that_started_it_dies() -> None:
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from prompt_playground.local_model import get_local_model; "
+            "print(get_local_model().pid, flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+    finally:
+        parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup: only the closed pipe
+        parent.wait(timeout=10)
+
+    deadline = time.monotonic() + 20
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but not reaped (its parent was killed); /proc says which.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_missing_model_file_says_which_file_and_what_to_do(tmp_path: Path) -> None:
