@@ -214,6 +214,7 @@ class LocalModelServer:
         with self._lock:
             if self.is_running:
                 return self
+            self._shutdown()  # a child that died on its own: reap it, drop its log
             check_model_file(self.model_path)
             if importlib.util.find_spec("xllamacpp") is None:
                 raise LocalModelError(
