@@ -6,7 +6,9 @@ from pathlib import Path
 
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
+from prompt_playground.llm import LLM
 from tests.app.helpers import assert_clean, frame_with, open_page
+from tests.support.fake_openai import FakeOpenAIServer
 
 
 def test_compare_page_renders_with_sidebar_status(app_env: Path) -> None:
@@ -64,3 +66,69 @@ def test_run_button_is_disabled_until_two_variants(app_env: Path) -> None:
     assert_clean(at)
     assert "compare.run" not in [b.key for b in at.button]
     assert any("at least two" in i.value for i in at.info)
+
+
+def test_cancel_stops_a_live_run_and_keeps_finished_rows(
+    app_env: Path, services: Services, fake_llm: FakeOpenAIServer
+) -> None:
+    fake_llm.state.latency_ms = 300
+    try:
+        at = open_page("pages/compare.py")
+        at.button(key="compare.use_sample").click().run()
+        at.number_input(key="compare.concurrency").set_value(1)
+        at.button(key="compare.run").click().run()
+        assert_clean(at)
+        run_id = at.session_state["compare.run_id"]
+        assert at.button(key="compare.cancel"), "a live run offers Cancel"
+        assert at.get("progress"), "and shows progress"
+        at.button(key="compare.cancel").click().run()
+        handle = worker.get_handle(run_id)
+        assert handle is not None
+        assert handle.wait(30)
+    finally:
+        fake_llm.state.latency_ms = 0
+    record = services.store.get_run(run_id)
+    assert record.status == "cancelled"
+    assert record.done < record.total
+    at.run()
+    assert_clean(at)
+    assert "compare.cancel" not in [b.key for b in at.button]
+
+
+def test_a_run_that_cannot_start_its_model_is_marked_failed(services: Services) -> None:
+    from prompt_playground.models import Sample, Variant
+    from prompt_playground.runner import Runner, RunRequest, prepare_variants
+
+    prepared = prepare_variants(
+        services.prompts,
+        "chat-extract-feedback",
+        [Variant(label="production")],
+        default_model="fake-model",
+        allowed_modules=services.settings.allowed_model_modules,
+    )
+    request = RunRequest(
+        "chat-extract-feedback",
+        [Variant(label="production")],
+        [Sample(id="1", row=1, variables={"chat_json": "[]"})],
+    )
+
+    class NoModelServices:
+        """Services whose model endpoint cannot be resolved (e.g. a missing local model)."""
+
+        store = services.store
+
+        def runner(self) -> Runner:
+            return Runner(store=services.store, llm_factory=_no_model)
+
+    handle = worker.start_run(NoModelServices(), request, prepared)  # type: ignore[arg-type]
+    assert handle.wait(10)
+    record = services.store.get_run(handle.run_id)
+    assert record.status == "failed"
+    assert record.error is not None
+    assert "no model here" in record.error
+
+
+def _no_model() -> LLM:
+    from prompt_playground.errors import ConfigurationError
+
+    raise ConfigurationError("no model here: set OPENAI_BASE_URL")
