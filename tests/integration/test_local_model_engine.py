@@ -18,7 +18,7 @@ from prompt_playground.llm import Endpoint, InstructorLLM
 from prompt_playground.local_model import get_local_model
 from prompt_playground.models import Variant
 from prompt_playground.prompts import LangfusePromptStore
-from prompt_playground.runner import RunRequest, Runner, prepare_variants
+from prompt_playground.runner import Runner, RunRequest, prepare_variants
 from prompt_playground.runstore import RunStore
 from prompt_playground.samples import load_samples
 
@@ -72,4 +72,5 @@ def test_local_model_answers_the_example_prompt_with_outputs_that_validate(
         assert result.output is not None
         model.model_validate(result.output)  # raises when an output does not fit the schema
         assert result.output["sentiment"] in {"positive", "neutral", "negative", "mixed"}
-        assert result.output_tokens and result.output_tokens > 0
+        assert result.output_tokens
+        assert result.output_tokens > 0
