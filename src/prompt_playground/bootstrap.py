@@ -69,6 +69,11 @@ class Services:
     def embedded_langfuse(self) -> bool:
         return self.settings.embedded_langfuse
 
+    @property
+    def endpoint_started(self) -> bool:
+        """Whether the LLM endpoint was resolved yet (the sidebar must not start the model)."""
+        return self._endpoint is not None
+
     def endpoint(self) -> Endpoint:
         """The LLM endpoint (starting the embedded local model on first use)."""
         with self._lock:

@@ -182,7 +182,13 @@ class Runner:
         done = 0
         errors = 0
         cancel = cancel or threading.Event()
-        llm = self._llm_factory()
+        try:
+            llm = self._llm_factory()
+        except PlaygroundError as exc:
+            # The endpoint cannot be reached at all (e.g. the local model fails to load): the
+            # run is finished as failed with that message rather than left "running".
+            self._store.finish_run(record.id, "failed", exc.message)
+            return self._store.get_run(record.id)
         pairs: Iterator[tuple[Sample, PreparedVariant]] = (
             (sample, variant) for sample in request.samples for variant in prepared
         )

@@ -103,7 +103,7 @@ def clear_prompt_cache() -> None:
 @st.cache_data(ttl=30, show_spinner=False)
 def connection_statuses(_services: Services, cache_key: str) -> list[ConnectionStatus]:
     statuses = [_services.langfuse_status()]
-    started = getattr(_services, "_endpoint", None) is not None
+    started = _services.endpoint_started
     if _services.settings.embedded_model and not started:
         statuses.append(
             ConnectionStatus(
