@@ -89,6 +89,7 @@ class Services:
             timeout_s=s.timeout_s,
             http_retries=s.http_retries,
             validation_retries=s.validation_retries,
+            langfuse_public_key=self.langfuse_keys()[0],
         )
 
     def runner(self) -> Runner:

@@ -116,12 +116,17 @@ class InstructorLLM:
         timeout_s: float,
         http_retries: int,
         validation_retries: int,
+        langfuse_public_key: str | None = None,
     ) -> None:
+        """``langfuse_public_key`` names the Langfuse client that records the generations, so
+        tracing works even when the process holds clients for several projects (with more than
+        one, the SDK's default client is disabled)."""
         # Imported here: importing langfuse.openai patches the OpenAI classes process-wide.
         import instructor
         from langfuse.openai import AsyncOpenAI  # type: ignore[attr-defined]
 
         self.endpoint = endpoint
+        self._langfuse_public_key = langfuse_public_key
         self._validation_retries = validation_retries
         self._timeout_s = timeout_s
         self._client = AsyncOpenAI(
@@ -189,6 +194,8 @@ class InstructorLLM:
             extra["langfuse_prompt"] = prompt.client
         if trace_id is not None:
             extra["trace_id"] = trace_id
+        if self._langfuse_public_key is not None:
+            extra["langfuse_public_key"] = self._langfuse_public_key
         started = time.perf_counter()
         try:
             client = self._client_for(mode)

@@ -21,6 +21,7 @@ from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner, RunRequest, prepare_variants
 from prompt_playground.runstore import RunStore
 from prompt_playground.samples import load_samples
+from tests.support.servers import PUBLIC_KEY
 
 pytestmark = pytest.mark.model
 
@@ -53,7 +54,11 @@ def test_local_model_answers_the_example_prompt_with_outputs_that_validate(
     runner = Runner(
         store=runs,
         llm_factory=lambda: InstructorLLM(
-            endpoint, timeout_s=120, http_retries=0, validation_retries=1
+            endpoint,
+            timeout_s=120,
+            http_retries=0,
+            validation_retries=1,
+            langfuse_public_key=PUBLIC_KEY,
         ),
         new_trace_id=Langfuse.create_trace_id,
         flush=langfuse.flush,

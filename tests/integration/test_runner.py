@@ -35,6 +35,7 @@ from prompt_playground.runner import (
 )
 from prompt_playground.runstore import RunRecord, RunStore
 from tests.support.fake_openai import FakeModelState, FakeOpenAIServer, Fault
+from tests.support.servers import PUBLIC_KEY
 
 MODEL = "gpt-4o-mini"
 SCHEMA = {
@@ -170,6 +171,7 @@ def execute(
             timeout_s=timeout_s,
             http_retries=http_retries,
             validation_retries=validation_retries,
+            langfuse_public_key=PUBLIC_KEY,
         ),
         trace_url=lambda trace_id: f"http://langfuse.test/trace/{trace_id}",
         new_trace_id=Langfuse.create_trace_id,
