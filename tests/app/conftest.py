@@ -1,6 +1,11 @@
-"""App tests run the real app (AppTest) against real services: the embedded local-langfuse
-(keys pk-lf-local, never the session's pk-lf-test client), a temp data dir, and the fake
-OpenAI server over HTTP — no local model needed."""
+"""App tests run the real app (AppTest) against real services: local-langfuse over HTTP, a temp
+data dir, and the fake OpenAI server over HTTP — no local model needed.
+
+The app talks to the session's local-langfuse as a *remote* Langfuse with the session's keys: the
+langfuse SDK keeps one client per public key per process and disables its default client when
+there are two, so a second key here would silently switch off tracing for the other tests. The
+embedded start-up itself is covered by the CLI tests and the browser test (own processes).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from local_langfuse import LocalLangfuseServer
 from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.servers import PUBLIC_KEY, SECRET_KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -22,7 +29,11 @@ def fake_llm() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture(scope="session")
-def app_env(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeOpenAIServer) -> Iterator[Path]:
+def app_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_llm: FakeOpenAIServer,
+    lf_server: LocalLangfuseServer,
+) -> Iterator[Path]:
     """Environment for the app's Settings(); services are built once and closed at the end."""
     data_dir = tmp_path_factory.mktemp("playground-data")
     env = {
@@ -31,22 +42,19 @@ def app_env(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeOpenAIServer
         "OPENAI_API_KEY": "sk-fake",
         "PLAYGROUND_MODEL": "fake-model",
         "PLAYGROUND_CONCURRENCY": "4",
+        "LANGFUSE_BASE_URL": lf_server.base_url,
+        "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY,
+        "LANGFUSE_SECRET_KEY": SECRET_KEY,
     }
-    removed = {
-        k: os.environ.pop(k)
-        for k in (
-            "LANGFUSE_BASE_URL",
-            "LANGFUSE_HOST",
-            "LANGFUSE_PUBLIC_KEY",
-            "LANGFUSE_SECRET_KEY",
-        )
-        if k in os.environ
-    }
+    removed = {k: os.environ.pop(k) for k in ("LANGFUSE_HOST",) if k in os.environ}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    from prompt_playground.ui.services import reset_services
+    from prompt_playground.bootstrap import seed_examples
+    from prompt_playground.ui.services import _services, reset_services
 
     reset_services()
+    # A remote Langfuse is never seeded by the app; the tests want the example prompt there.
+    seed_examples(_services().prompts)
     yield data_dir
     reset_services()
     for k, v in saved.items():

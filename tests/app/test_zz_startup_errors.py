@@ -15,6 +15,8 @@ from tests.app.conftest import APP
 
 def test_remote_langfuse_without_keys_shows_what_to_set(app_env: Path) -> None:
     reset_services()
+    saved = {k: os.environ.pop(k) for k in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY")}
+    base_url = os.environ["LANGFUSE_BASE_URL"]
     os.environ["LANGFUSE_BASE_URL"] = "http://127.0.0.1:9"
     try:
         at = AppTest.from_file(APP, default_timeout=30).run()
@@ -24,5 +26,5 @@ def test_remote_langfuse_without_keys_shows_what_to_set(app_env: Path) -> None:
         assert "could not start" in messages
         assert not at.selectbox, "no page is rendered behind the error"
     finally:
-        del os.environ["LANGFUSE_BASE_URL"]
+        os.environ.update(saved, LANGFUSE_BASE_URL=base_url)
         reset_services()
