@@ -202,7 +202,9 @@ def build_services(settings: Settings | None = None) -> Services:
         secret_key=secret_key.get_secret_value(),
         base_url=base_url,
     )
-    closers.append(langfuse.shutdown)
+    # Flush, not shutdown: the SDK shares one client per public key across the process (and
+    # shuts it down itself at exit), so shutting it here would silence any other user of it.
+    closers.append(langfuse.flush)
     store = RunStore(settings.run_store_path)
     store.mark_interrupted()
     services = Services(
