@@ -18,6 +18,7 @@ from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import ApiError
 from local_langfuse.http import dumps, error_response
+from local_langfuse.ingest_pool import IngestPool
 from local_langfuse.routes import ROUTERS
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.db = database
+    # Started on the first large OTLP export; whoever runs the app closes it (see server.py).
+    app.state.ingest_pool = IngestPool()
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:

@@ -593,6 +593,18 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
     return Batch(traces=traces, observations=rows)
 
 
+def decode_and_map(
+    body: bytes, content_encoding: str | None, content_type: str | None, limit: int, now: str
+) -> Batch:
+    """A request body (as received) to its mapped batch: all the CPU work of one export.
+
+    A plain top-level function of picklable arguments, so the server can run it in a worker
+    process (:mod:`local_langfuse.ingest_pool`) as well as in a thread.
+    """
+    spans = decode_request(decompress(body, content_encoding, limit), content_type)
+    return map_spans(spans, now)
+
+
 # --- storage ----------------------------------------------------------------------------
 
 _UPSERT_OBSERVATION = (

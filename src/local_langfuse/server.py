@@ -76,6 +76,7 @@ class LocalLangfuseServer:
             self._thread.join(timeout=10)
         self._socket.close()
         if self._app is not None:
+            self._app.state.ingest_pool.close()
             self._app.state.db.close()
 
     def __enter__(self) -> LocalLangfuseServer:
@@ -93,4 +94,7 @@ class LocalLangfuseServer:
 def serve_forever(config: ServerConfig, host: str = LOOPBACK, port: int = 3999) -> None:
     """Serve in the foreground until interrupted (the CLI's ``local-langfuse``)."""
     app = create_app(config)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    finally:
+        app.state.ingest_pool.close()

@@ -13,6 +13,7 @@ from langfuse import Langfuse, observe, propagate_attributes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from local_langfuse.ingest_pool import OFFLOAD_MIN_BYTES
 from tests.support.openapi import assert_valid_response
 
 OTEL = "/api/public/otel/v1/traces"
@@ -315,6 +316,24 @@ def test_observation_cursor_pages_through_a_trace_without_overlap(api: httpx.Cli
     assert len(children["data"]) == 4
     roots = get_json(api, OBSERVATIONS, {"traceId": trace_id, "parentObservationId": ""})
     assert [obs["id"] for obs in roots["data"]] == [root_id]
+
+
+def test_a_large_export_goes_through_the_worker_process_intact(api: httpx.Client) -> None:
+    trace_id, root_id, _ = _ids()
+    io = {"langfuse.observation.input": '{"q": "' + "x" * 40 + '"}'}
+    spans: list[tuple[str, str | None, str, dict[str, str]]] = [(root_id, None, "root", io)]
+    spans += [(os.urandom(8).hex(), root_id, f"c{i}", io) for i in range(59)]
+    body = otlp_protobuf(trace_id, spans)
+    assert len(body) >= OFFLOAD_MIN_BYTES  # the size that leaves the server process
+    response = api.post(OTEL, content=body, headers={"Content-Type": "application/x-protobuf"})
+    assert response.status_code == 200
+    stored = get_json(api, OBSERVATIONS, {"traceId": trace_id, "fields": "core,io", "limit": 100})
+    assert sorted(obs["id"] for obs in stored["data"]) == sorted(span[0] for span in spans)
+    assert {obs["input"] for obs in stored["data"]} == {io["langfuse.observation.input"]}
+    garbage = b"\x0a\xff\xff" + b"garbage" * OFFLOAD_MIN_BYTES
+    bad = api.post(OTEL, content=garbage, headers={"Content-Type": "application/x-protobuf"})
+    assert bad.status_code == 400
+    assert "protobuf" in bad.json()["message"]
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,25 @@
 """OTLP/HTTP trace ingestion (``POST /api/public/otel/v1/traces``), where all SDK tracing lands.
 
-The handler is a plain ``def``: FastAPI runs it in the threadpool, so decompressing, decoding,
-mapping and writing a 512-span batch never blocks the event loop that serves prompt reads.
+Decompressing, decoding and mapping a large export is CPU-bound Python: it runs in the app's
+worker process (:class:`~local_langfuse.ingest_pool.IngestPool`), so that it neither blocks the
+event loop that serves prompt reads nor holds the GIL against it. Small bodies, and the SQLite
+write of every batch, run in the threadpool.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.http import now_iso
-from local_langfuse.ingest import decode_request, decompress, map_spans, write_batch
+from local_langfuse.ingest import Batch, decode_and_map, write_batch
+from local_langfuse.ingest_pool import IngestPool
 
 router = APIRouter()
 
@@ -24,22 +28,35 @@ router = APIRouter()
 DECOMPRESSED_FACTOR = 8
 
 
-async def _body(request: Request) -> bytes:
-    return await request.body()
+def _store(db: Database, batch: Batch, now: str) -> None:
+    if batch.observations:
+        with db.write() as conn:
+            write_batch(conn, batch, now)
+
+
+def _ingest_here(db: Database, job: partial[Batch], now: str) -> None:
+    _store(db, job(), now)
 
 
 @router.post("/api/public/otel/v1/traces")
-def export_traces(request: Request, body: Annotated[bytes, Depends(_body)]) -> Response:
+async def export_traces(request: Request) -> Response:
     config: ServerConfig = request.app.state.config
     db: Database = request.app.state.db
+    pool: IngestPool = request.app.state.ingest_pool
+    body = await request.body()
     headers = request.headers
-    raw = decompress(
-        body, headers.get("content-encoding"), config.max_body_bytes * DECOMPRESSED_FACTOR
+    now = now_iso()
+    job = partial(
+        decode_and_map,
+        body,
+        headers.get("content-encoding"),
+        headers.get("content-type"),
+        config.max_body_bytes * DECOMPRESSED_FACTOR,
+        now,
     )
-    spans = decode_request(raw, headers.get("content-type"))
-    if spans:
-        now = now_iso()
-        batch = map_spans(spans, now)
-        with db.write() as conn:
-            write_batch(conn, batch, now)
+    if pool.wants(body):
+        batch = await pool.run(job)
+        await run_in_threadpool(_store, db, batch, now)
+    else:
+        await run_in_threadpool(_ingest_here, db, job, now)
     return Response(b"{}", media_type="application/json")
