@@ -7,13 +7,12 @@ can see the history and roll back in one click. A small SQLite file under ``sett
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prompt_playground.errors import RunStoreError
+from prompt_playground.sqlite import SQLiteFile
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -52,21 +51,7 @@ class LabelHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
-                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-                for index, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                    migration(conn)
-                    conn.execute(f"PRAGMA user_version = {index}")
-        except (OSError, sqlite3.Error) as exc:
-            raise RunStoreError(f"Cannot open the label history {self.path}: {exc}") from exc
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0)
-        conn.row_factory = sqlite3.Row
-        return conn
+        self._db = SQLiteFile(self.path, MIGRATIONS, what="the label history")
 
     def record(
         self,
@@ -77,20 +62,13 @@ class LabelHistory:
         note: str | None = None,
     ) -> LabelMove:
         at = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            conn = self._connect()
-            try:
-                with conn:
-                    cursor = conn.execute(
-                        "INSERT INTO label_moves (at, prompt_name, label, from_version,"
-                        " to_version, note) VALUES (?,?,?,?,?,?)",
-                        (at, prompt_name, label, from_version, to_version, note),
-                    )
-                move_id = int(cursor.lastrowid or 0)
-            except sqlite3.Error as exc:
-                raise RunStoreError(f"Cannot write the label history {self.path}: {exc}") from exc
-            finally:
-                conn.close()
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO label_moves (at, prompt_name, label, from_version,"
+                " to_version, note) VALUES (?,?,?,?,?,?)",
+                (at, prompt_name, label, from_version, to_version, note),
+            )
+            move_id = int(cursor.lastrowid or 0)
         return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note)
 
     def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:
@@ -101,13 +79,7 @@ class LabelHistory:
             query += " WHERE prompt_name = ?"
             params = (prompt_name,)
         query += " ORDER BY id DESC LIMIT ?"
-        conn = self._connect()
-        try:
-            rows = conn.execute(query, (*params, limit)).fetchall()
-        except sqlite3.Error as exc:
-            raise RunStoreError(f"Cannot read the label history {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+        rows = self._db.rows(query, (*params, limit))
         return [
             LabelMove(
                 id=row["id"],

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Literal
 
 from prompt_playground.errors import RunStoreError
 from prompt_playground.models import Result, Sample
+from prompt_playground.sqlite import SQLiteFile
 
 RunStatus = Literal["running", "completed", "cancelled", "failed", "interrupted"]
 
@@ -123,48 +123,17 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunStoreError(
-                f"Cannot create the data directory {self.path.parent}: {exc}"
-            ) from exc
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        with self._write() as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            for index, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                migration(conn)
-                conn.execute(f"PRAGMA user_version = {index}")
-            # ``seq`` orders results by completion, so pages can poll for what is new.
-            self._seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0])
+        self._db = SQLiteFile(self.path, MIGRATIONS, what="the run store")
+        # ``seq`` orders results by completion, so pages can poll for what is new.
+        row = self._db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()
+        self._seq = int(row[0])
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            except sqlite3.Error as exc:
-                raise RunStoreError(f"Cannot open the run store {self.path}: {exc}") from exc
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+        return self._db.conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.write()
 
     # -- writes ------------------------------------------------------------------------------
 
