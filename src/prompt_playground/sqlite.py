@@ -27,7 +27,7 @@ class SQLiteFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunStoreError(
-                f"Cannot create the folder of {what}, {self.path.parent}: {exc}"
+                f"Cannot create the data directory {self.path.parent} ({what}): {exc}"
             ) from exc
         with self.write() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
