@@ -13,9 +13,12 @@ process too, so it never takes the client's CPU.
 Regimes: model-bound (1,000 ms latency), client-bound (200 ms), 500 samples × 2 variants at
 concurrency 50. Per-call CPU is marginal: (CPU of the full run − CPU of a 25-sample run) /
 (calls − 50), so start-up cost is not spread over the calls. Memory: 10,000 samples × 3 variants
-through the CLI at low latency. Run::
+through the CLI at low latency; ``RSS MB`` is the largest single process (``ru_maxrss``), ``tree``
+the peak of the summed RSS of the process and its children (local-langfuse's ingest worker).
+Profile of the CLI's per-call CPU: ``python -m bench.engine_profile``. Run::
 
-    .venv/bin/python -m bench.engine                 # everything (~6-8 min on 2 busy cores)
+    .venv/bin/python -m bench.engine                 # everything (~4-5 min on 2 busy cores)
+    .venv/bin/python -m bench.engine --repeat 2      # fastest of 2 per runner (less noise)
     .venv/bin/python -m bench.engine --skip-rss      # the two regimes and the CPU figures only
 """
 
@@ -234,7 +237,8 @@ def table(rows: list[Row], marginal: dict[str, dict[str, float]]) -> str:
     by = {(r.scenario, r.runner): r for r in rows}
     head = (
         f"{'scenario':<22}{'runner':<12}{'calls':>7}{'err':>5}{'wall s':>8}{'ideal':>7}"
-        f"{'×ideal':>8}{'×(b)':>7}{'×(a)':>7}{'CPU s':>8}{'+lf s':>7}{'ms/call':>9}{'RSS MB':>8}"
+        f"{'×ideal':>8}{'×(b)':>7}{'×(a)':>7}{'CPU s':>8}{'+lf s':>7}{'ms/call':>9}"
+        f"{'RSS MB':>8}{'tree':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -248,7 +252,7 @@ def table(rows: list[Row], marginal: dict[str, dict[str, float]]) -> str:
             f"{r.scenario:<22}{r.runner:<12}{r.calls:>7}{r.errors:>5}{r.measured.wall_s:>8.2f}"
             f"{fmt(r.ideal_s, '.1f'):>7}{fmt(ratio_ideal):>8}{fmt(vs_b):>7}{fmt(vs_a):>7}"
             f"{r.measured.cpu_s:>8.2f}{r.server_cpu_s:>7.2f}{fmt(per_call):>9}"
-            f"{r.measured.peak_rss_mb:>8.0f}"
+            f"{r.measured.peak_rss_mb:>8.0f}{r.measured.peak_tree_rss_mb:>6.0f}"
         )
     if marginal:
         lines += ["", "Marginal CPU per call (start-up excluded; client + its Langfuse ingestion):"]
@@ -275,6 +279,9 @@ def main() -> None:
     parser.add_argument("--rss-samples", type=int, default=10_000)
     parser.add_argument("--rss-latency-ms", type=float, default=20)
     parser.add_argument("--rss-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per runner and regime; the fastest is shown"
+    )
     parser.add_argument("--skip-model", action="store_true", help="skip the 1,000 ms regime")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 10,000 × 3 run")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -299,14 +306,21 @@ def main() -> None:
         for name, latency in regimes:
             ideal = calls / args.concurrency * latency / 1000
             for runner in RUNNERS:
-                rows.append(bench.run(runner, name, samples, latency, ideal))
+                runs = [
+                    bench.run(runner, name, samples, latency, ideal) for _ in range(args.repeat)
+                ]
+                rows.append(min(runs, key=lambda r: r.measured.wall_s))
 
         note("start-up cost: 25 samples × 2 at the client-bound latency")
         client_rows = {r.runner: r for r in rows if r.scenario.startswith("client-bound")}
         for runner in RUNNERS:
-            row = bench.run(
-                runner, f"start-up {SMALL_SAMPLES}×2", small, args.client_latency_ms, None
-            )
+            runs = [
+                bench.run(
+                    runner, f"start-up {SMALL_SAMPLES}×2", small, args.client_latency_ms, None
+                )
+                for _ in range(args.repeat)
+            ]
+            row = min(runs, key=lambda r: r.measured.wall_s)
             rows.append(row)
             big = client_rows[runner]
             per_call = (big.total_cpu_s - row.total_cpu_s) / (big.calls - row.calls)

@@ -1,7 +1,9 @@
 """Process plumbing for the engine bench: servers in their own processes, children measured alone.
 
 ``measure`` spawns one command and reaps it with ``os.wait4``, which returns that child's own
-rusage: CPU (user + system) and peak RSS (``ru_maxrss``), so figures never mix with the bench's.
+rusage (with its reaped children's, e.g. local-langfuse's ingest worker): CPU (user + system), so
+figures never mix with the bench's. Memory is the peak of the process tree's summed RSS, polled
+from /proc every 50 ms (a worker process counts too; ``ru_maxrss`` is only the largest process).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ class Measured:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    peak_tree_rss_mb: float
     returncode: int
     stdout: str
     stderr: str
@@ -38,17 +42,64 @@ def measure(cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Mea
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err)
+        poller = TreeRss(proc.pid)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        peak_tree = poller.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measured(
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_tree_rss_mb=max(peak_tree, usage.ru_maxrss / 1024),
         returncode=proc.returncode,
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
     )
+
+
+class TreeRss:
+    """Polls the summed RSS of a process and its descendants until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+        self._pid = pid
+        self._interval = interval_s
+        self._done = threading.Event()
+        self.peak_mb = 0.0
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(self._interval):
+            self.peak_mb = max(self.peak_mb, sum(map(_rss_mb, _tree(self._pid))))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def proc_cpu_s(pid: int) -> float:
