@@ -1,25 +1,30 @@
-"""A one-process pool that decodes and maps large OTLP batches away from the server's GIL.
+"""A worker process that decodes and maps large OTLP batches away from the server's GIL.
 
 Decoding and mapping a 512-span export is ~20 ms of pure Python. Run in the server's threadpool,
 it holds the GIL against the event loop that answers prompt reads, and their p99 latency grows
 several-fold while an SDK is exporting. In a child process it costs the server only the pickled
 rows (about a millisecond); the SQLite write stays in the server process. Small bodies, where the
 round trip would cost more than the work, are still handled in the threadpool.
+
+The child is a plain ``python -m local_langfuse.ingest_worker`` speaking length-prefixed pickles
+over its stdin and stdout, not a ``multiprocessing`` pool: those re-import the parent's
+``__main__`` in the child, which for a script or a Streamlit page means running it again.
+It exits when its stdin closes, so it never outlives the server, even one killed with ``-9``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
+
+from local_langfuse.ingest_worker import receive, send
 
 logger = logging.getLogger(__name__)
 
@@ -30,74 +35,82 @@ T = TypeVar("T")
 OFFLOAD_MIN_BYTES = 4096
 
 
-def _exit_with_parent() -> None:
-    """Worker initializer: exit when the server process dies (even by ``kill -9``).
-
-    A pool worker holds both ends of its task queue, so it would otherwise wait forever for
-    work from a parent that is gone.
-    """
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+class WorkerDiedError(Exception):
+    """The worker process exited or its pipe broke; the job has to run elsewhere."""
 
 
 class IngestPool:
-    """Runs picklable jobs in one lazily spawned worker process; :meth:`close` ends it.
+    """Runs picklable jobs in one lazily started worker process; :meth:`close` ends it.
 
-    If the worker dies (killed, out of memory), the job runs in the threadpool instead and the
-    next one starts a fresh worker, so ingestion never fails because of the pool.
+    Jobs take turns (one worker, one job at a time). If the worker dies (killed, out of memory),
+    the job runs in the threadpool instead and the next one starts a fresh worker, so ingestion
+    never fails because of the pool. Jobs must be free of side effects: one may be run twice.
     """
 
     def __init__(self, min_body_bytes: int = OFFLOAD_MIN_BYTES) -> None:
         self.min_body_bytes = min_body_bytes
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # one job in the worker at a time
         self._closed = False
 
     def wants(self, body: bytes) -> bool:
         """Whether a body is big enough to be worth the process round trip."""
         return len(body) >= self.min_body_bytes and not self._closed
 
-    def _get_executor(self) -> ProcessPoolExecutor | None:
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "local_langfuse.ingest_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+
+    def _in_worker(self, job: Callable[[], T]) -> T:
         with self._lock:
             if self._closed:
-                return None
-            if self._executor is None:
-                # spawn, not fork: the server process has threads (uvicorn, the threadpool).
-                self._executor = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_exit_with_parent,
-                )
-            return self._executor
+                raise WorkerDiedError("the pool is closed")
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            process = self._process
+            assert process.stdin is not None
+            assert process.stdout is not None
+            try:
+                send(process.stdin, job)
+                ok, value = receive(process.stdout)
+            except (EOFError, OSError, ValueError) as exc:  # ValueError: closed meanwhile
+                process.kill()
+                process.wait()
+                self._process = None
+                raise WorkerDiedError(f"exit code {process.returncode}") from exc
+        if not ok:
+            raise cast(BaseException, value)
+        return cast(T, value)
 
-    def _discard(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._executor is broken:
-                self._executor = None
-        broken.shutdown(wait=False, cancel_futures=True)
+    def _run(self, job: Callable[[], T]) -> T:
+        try:
+            return self._in_worker(job)
+        except WorkerDiedError as exc:
+            if not self._closed:
+                logger.warning("The OTLP ingestion worker process died (%s); restarting it.", exc)
+            return job()
 
     async def run(self, job: Callable[[], T]) -> T:
         """``job()`` in the worker process (``job`` must pickle), else in the threadpool."""
-        executor = self._get_executor()
-        if executor is not None:
-            try:
-                return await asyncio.get_running_loop().run_in_executor(executor, job)
-            except BrokenProcessPool:
-                logger.warning("The OTLP ingestion worker process died; starting a new one.")
-                self._discard(executor)
-        return await run_in_threadpool(job)
+        return await run_in_threadpool(self._run, job)
 
     def close(self) -> None:
         """Stop the worker process (if one was started); later jobs run in the threadpool."""
-        with self._lock:
-            self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.close()  # the worker exits at end of input
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
