@@ -80,6 +80,11 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
                 seen.setdefault(name, None)
         fields = list(seen)
     raw = side_by_side(results, variants, fields)
+    # Rows arrive in completion order; show them in the samples file's order.
+    order = _sample_order(_store, run_id)
+    raw = raw.sort_values(
+        "sample_id", key=lambda ids: ids.map(lambda i: order.get(i, len(order))), kind="stable"
+    ).reset_index(drop=True)
     mask = differs_mask(raw, variants, fields)
     table = raw.copy()
     for column in table.columns:
@@ -104,6 +109,12 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
         accuracy=accuracy,
         problem=problem,
     )
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _sample_order(_store: RunStore, run_id: str) -> dict[str, int]:
+    """Each sample id's position in the run's samples file (fixed once the run starts)."""
+    return {sample.id: i for i, sample in enumerate(_store.samples(run_id))}
 
 
 def field_columns(view: RunView) -> list[str]:

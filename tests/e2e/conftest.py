@@ -1,0 +1,182 @@
+"""Browser-test fixtures: the real app under ``streamlit run`` on embedded defaults (local
+Langfuse in a temp data dir), the fake OpenAI server in its own process, and Debian's chromium.
+
+Both servers are subprocesses started once per session and stopped at the end, also when a test
+fails. Nothing is downloaded: the browser is ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class App:
+    """The running app: where the browser goes, and where its data lives."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LANGFUSE_", "OPENAI_", "PLAYGROUND_", "STREAMLIT_"))
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def fake_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fake OpenAI server in its own process; yields its base URL (``.../v1``)."""
+    log = tmp_path_factory.mktemp("fake-openai") / "stderr.log"
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fake_openai", "--port", "0"],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until READY (or EOF if it died)
+        match = re.match(r"READY (\S+)", line)
+        if not match:
+            raise RuntimeError(f"fake OpenAI server did not start: {line!r}\n{log.read_text()}")
+        yield match.group(1)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory, fake_llm_url: str) -> Iterator[App]:
+    """``streamlit run app.py`` headless on a free port, embedded Langfuse, a temp data dir."""
+    data_dir = tmp_path_factory.mktemp("playground-data")
+    log_path = data_dir.parent / "streamlit.log"
+    port = _free_port()
+    env = clean_env(
+        PLAYGROUND_DATA_DIR=str(data_dir),
+        OPENAI_BASE_URL=fake_llm_url,
+        OPENAI_API_KEY="sk-fake-e2e",
+        PLAYGROUND_MODEL="fake-model",
+        PLAYGROUND_CONCURRENCY="4",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with log_path.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+    running = App(f"http://127.0.0.1:{port}", data_dir, process, log_path)
+    try:
+        _wait_healthy(running)
+        yield running
+    finally:
+        running.stop()
+
+
+def _wait_healthy(app: App) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if app.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({app.process.returncode}):\n{app.log()}")
+            try:
+                if client.get(f"{app.url}/_stcore/health").text.strip() == "ok":
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    raise TimeoutError(f"streamlit was not healthy within {START_TIMEOUT_S} s:\n{app.log()}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
