@@ -31,7 +31,8 @@ VIEWPORT = {"width": 1400, "height": 2000}  # tall: a screenshot shows the whole
 
 
 @pytest.fixture
-def page(browser: Any, app: App) -> Iterator[Any]:
+def page(browser: Any, app: App, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context per test; on failure, a screenshot and the app's log tail."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -41,6 +42,10 @@ def page(browser: Any, app: App) -> Iterator[Any]:
     try:
         yield opened
     finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            opened.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"))
+            print(f"--- streamlit log (tail) ---\n{app.log()[-4000:]}")
         context.close()
 
 
@@ -159,6 +164,42 @@ def test_compare_uploaded_csv_side_by_side_and_inspect_a_row(
     shot(page, artifacts, "04-compare-row-detail")
 
 
+def test_playground_refuses_empty_variables_then_answers_with_a_trace(
+    page: Any, app: App, artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(app.url)
+    page.get_by_role("link", name="Playground").click()
+    expect(page.get_by_role("heading", name="Playground", exact=True)).to_be_visible()
+    variant = page.get_by_role("combobox", name="Label or version")
+    variant.click()
+    page.get_by_role("option", name="staging", exact=True).click()
+    expect(variant).to_have_value("staging")
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text("Fill in 'chat_json' first.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Output")).to_have_count(0)  # nothing was sent
+
+    chat = [{"role": "user", "content": "My parcel arrived broken. I want a refund."}]
+    variable = page.get_by_role("textbox", name="{{chat_json}}")
+    variable.fill(json.dumps(chat))
+    variable.blur()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("heading", name="Output")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Valid")).to_contain_text("yes")
+    expect(
+        page.get_by_text(re.compile(r"^GENERATION playground · chat-extract-feedback v2"))
+    ).to_be_visible()
+    expect(page.get_by_text("Fill in 'chat_json' first.")).to_have_count(0)
+    output = page.get_by_test_id("stDataFrame").filter(has=page.locator("th", has_text="value"))
+    cells = output.locator("[role=gridcell]")
+    expect(cells.filter(has_text=re.compile(r"^(true|false)$"))).to_have_count(1)
+    expect(cells.filter(has_text=re.compile(r"^(True|False)$"))).to_have_count(0)  # as JSON
+    assert_clean(page)
+    shot(page, artifacts, "05-playground")
+
+
 def test_promote_staging_version_to_protected_production_label(
     page: Any, app: App, artifacts: Path
 ) -> None:
@@ -168,7 +209,7 @@ def test_promote_staging_version_to_protected_production_label(
     page.get_by_role("link", name="Versions & Promote").click()
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
     assert_clean(page)
-    shot(page, artifacts, "05-versions")
+    shot(page, artifacts, "06-versions")
 
     page.get_by_role("tab", name="Promote").click()
     version = page.get_by_role("combobox", name="Version to promote")
@@ -190,7 +231,7 @@ def test_promote_staging_version_to_protected_production_label(
     typed.press("Enter")
     expect(confirm).to_be_enabled()
     assert_clean(page)
-    shot(page, artifacts, "06-promote-dialog")
+    shot(page, artifacts, "07-promote-dialog")
 
     confirm.click()
     expect(page.get_by_text("'production' moved: v1 → v2.")).to_be_visible()
@@ -202,7 +243,7 @@ def test_promote_staging_version_to_protected_production_label(
         "latest, production, staging"
     )
     assert_clean(page)
-    shot(page, artifacts, "07-promoted")
+    shot(page, artifacts, "08-promoted")
 
     app.stop()  # release the data dir, then read it back through the SDK in a fresh process
     labels = _labels_through_sdk(app.data_dir / "local-langfuse.sqlite3")

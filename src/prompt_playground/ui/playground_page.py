@@ -233,6 +233,9 @@ def _show_result(services: Services, last: dict[str, Any]) -> None:
 
 
 def _text(value: Any) -> str:
+    """A cell as Compare shows it: JSON's true/false, lists comma-separated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(map(str, value))
+        return ", ".join(map(_text, value))
     return "" if value is None else str(value)
