@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -411,7 +412,13 @@ def _inspect(services: Services, view: RunView, sample_id: str) -> None:
             else:
                 st.json(result.output or {})
             if result.expected:
-                st.caption("expected: " + ", ".join(f"{k}={v}" for k, v in result.expected.items()))
+                st.caption(
+                    "expected: "
+                    + ", ".join(
+                        f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+                        for k, v in result.expected.items()
+                    )
+                )
             trace_panel(services, result.trace_id, key=f"compare.trace.{variant}")
 
 
