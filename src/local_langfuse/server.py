@@ -7,9 +7,11 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from local_langfuse.app import create_app
 from local_langfuse.config import ServerConfig
@@ -29,43 +31,48 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class LocalLangfuseServer:
-    """A server in a daemon thread of this process. Use as a context manager or start()/stop().
+class ThreadedUvicorn:
+    """An ASGI app served by uvicorn in a daemon thread of this process, on a bound socket.
 
-    ``base_url`` is ready once :meth:`start` returns.
+    Subclasses say which app (:meth:`build_app`) and may tune :meth:`uvicorn_config` and
+    :meth:`on_stopped`. Use as a context manager or ``start()``/``stop()``.
     """
 
-    def __init__(self, config: ServerConfig, host: str = LOOPBACK, port: int = 0) -> None:
-        self.config = config
+    name = "server"
+
+    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
         self.host = host
         self._socket = bind_socket(host, port)
         self.port: int = self._socket.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._app: FastAPI | None = None
 
     @property
-    def base_url(self) -> str:
+    def root_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> LocalLangfuseServer:
-        app = self._app = create_app(self.config)
-        uv_config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(uv_config)
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.run(sockets=[self._socket]),
-            name="local-langfuse",
-            daemon=True,
+    def build_app(self) -> ASGIApp:
+        raise NotImplementedError
+
+    def uvicorn_config(self, app: ASGIApp) -> uvicorn.Config:
+        return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+
+    def on_stopped(self) -> None:
+        """Release what the app holds, once the server has stopped."""
+
+    def start(self, timeout: float = 30.0) -> Self:
+        self._server = server = uvicorn.Server(self.uvicorn_config(self.build_app()))
+        self._thread = thread = threading.Thread(
+            target=lambda: server.run(sockets=[self._socket]), name=self.name, daemon=True
         )
-        self._thread.start()
+        thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("local-langfuse failed to start; see the log above")
+            if not thread.is_alive():
+                raise RuntimeError(f"{self.name} failed to start; see the log above")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"local-langfuse did not start within {timeout} s")
+                raise TimeoutError(f"{self.name} did not start within {timeout} s")
             time.sleep(0.01)
         return self
 
@@ -75,11 +82,9 @@ class LocalLangfuseServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._socket.close()
-        if self._app is not None:
-            self._app.state.ingest_pool.close()
-            self._app.state.db.close()
+        self.on_stopped()
 
-    def __enter__(self) -> LocalLangfuseServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -89,6 +94,30 @@ class LocalLangfuseServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class LocalLangfuseServer(ThreadedUvicorn):
+    """local-langfuse in a daemon thread of this process; ``base_url`` is ready after start()."""
+
+    name = "local-langfuse"
+
+    def __init__(self, config: ServerConfig, host: str = LOOPBACK, port: int = 0) -> None:
+        super().__init__(host, port)
+        self.config = config
+        self._app: FastAPI | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url
+
+    def build_app(self) -> ASGIApp:
+        self._app = create_app(self.config)
+        return self._app
+
+    def on_stopped(self) -> None:
+        if self._app is not None:
+            self._app.state.ingest_pool.close()
+            self._app.state.db.close()
 
 
 def serve_forever(config: ServerConfig, host: str = LOOPBACK, port: int = 3999) -> None:

@@ -27,14 +27,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from local_langfuse.server import LOOPBACK, bind_socket
+from local_langfuse.server import LOOPBACK, ThreadedUvicorn, bind_socket
 
 JsonDict = dict[str, Any]
 
@@ -750,53 +749,29 @@ def create_app(state: FakeModelState) -> FastAPI:
     return app
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(ThreadedUvicorn):
     """The fake in a daemon thread of this process, on a free port. A context manager.
 
     Point the client at ``base_url`` (it ends with ``/v1``).
     """
 
+    name = "fake-openai"
+
     def __init__(
         self, state: FakeModelState | None = None, host: str = LOOPBACK, port: int = 0
     ) -> None:
+        super().__init__(host, port)
         self.state = state if state is not None else FakeModelState()
-        self.host = host
-        self._socket = bind_socket(host, port)
-        self.port: int = self._socket.getsockname()[1]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
+        return f"{self.root_url}/v1"
 
-    def start(self, timeout: float = 30.0) -> FakeOpenAIServer:
-        self._server = server = uvicorn.Server(_uvicorn_config(create_app(self.state)))
-        self._thread = threading.Thread(
-            target=lambda: server.run(sockets=[self._socket]), name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        _wait_started(server, self._thread, timeout)
-        return self
+    def build_app(self) -> FastAPI:
+        return create_app(self.state)
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def uvicorn_config(self, app: Any) -> uvicorn.Config:
+        return _uvicorn_config(app)
 
 
 def _uvicorn_config(app: FastAPI, log_level: str = "warning") -> uvicorn.Config:
@@ -808,16 +783,6 @@ def _uvicorn_config(app: FastAPI, log_level: str = "warning") -> uvicorn.Config:
         timeout_graceful_shutdown=1,
         backlog=2048,
     )
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("fake-openai failed to start; see the log above")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fake-openai did not start within {timeout} s")
-        time.sleep(0.01)
 
 
 def main(argv: list[str] | None = None) -> None:
