@@ -58,7 +58,7 @@ def get_services() -> Services:
 
 
 def _stop(message: str, details: str | None) -> NoReturn:
-    st.error(message, icon="🚫")
+    st.error(message, icon=":material/block:")
     if details:
         with st.expander("Details"):
             st.code(details, language=None)

@@ -28,7 +28,7 @@ def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
         logger.error("Unexpected error shown to the user", exc_info=exc)
         message = f"Something went wrong: {type(exc).__name__}: {exc}"
         details = "This is a bug in the playground; the server log has the traceback."
-    st.error(f"{prefix} {message}" if prefix else message, icon="⚠️")
+    st.error(f"{prefix} {message}" if prefix else message, icon=":material/warning:")
     if details:
         with st.expander("Details"):
             st.code(details, language=None)
@@ -40,7 +40,7 @@ def sidebar_status(services: Services) -> None:
         st.subheader("Connections")
         for status in svc.connection_statuses(services, svc.cache_key(services)):
             where = "embedded" if status.embedded else "remote"
-            icon = "🟢" if status.ok else "🔴"
+            icon = ":green[:material/check_circle:]" if status.ok else ":red[:material/error:]"
             st.markdown(f"{icon} **{status.name}** · {where}")
             st.caption(f"{status.target} — {status.message}")
         if st.button("Recheck", key="sidebar.recheck"):
