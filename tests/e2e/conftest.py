@@ -82,7 +82,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for stale in ARTIFACTS.glob("FAILED-*.png"):
+    for stale in ARTIFACTS.glob("*.png"):  # the folder shows the last run only
         stale.unlink()
     return ARTIFACTS
 
