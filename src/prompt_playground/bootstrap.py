@@ -232,6 +232,7 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
             mode=mode,
             local=False,
             description=f"remote endpoint, instructor mode {mode}",
+            prices=settings.prices,
         )
     from prompt_playground.local_model import get_local_model
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -50,6 +51,22 @@ class Endpoint:
     mode: str
     local: bool
     description: str
+    # USD per million (input, output) tokens, by model-name prefix; see Settings.prices.
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
+
+    def cost_usd(
+        self, model: str | None, input_tokens: int | None, output_tokens: int | None
+    ) -> float | None:
+        """What a call cost, when known: free on the local model, else from the price table."""
+        if self.local:
+            return 0.0
+        if model is None or input_tokens is None or output_tokens is None:
+            return None
+        matches = [prefix for prefix in self.prices if model.startswith(prefix)]
+        if not matches:
+            return None
+        price_in, price_out = self.prices[max(matches, key=len)]
+        return round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 8)
 
     @property
     def display(self) -> str:

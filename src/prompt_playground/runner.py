@@ -269,6 +269,11 @@ class Runner:
         result.latency_ms = round(outcome.latency_ms, 1)
         result.input_tokens = outcome.input_tokens
         result.output_tokens = outcome.output_tokens
+        result.cost_usd = llm.endpoint.cost_usd(
+            outcome.model or str(variant.params.get("model")),
+            outcome.input_tokens,
+            outcome.output_tokens,
+        )
         result.trace_id = trace_id
         result.trace_url = self._trace_url(trace_id)
         return result

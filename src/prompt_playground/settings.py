@@ -15,6 +15,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 InstructorModeName = Literal["tools", "json_schema", "json", "md_json"]
 
+# List prices (USD per million input, output tokens) at the time of writing; override with
+# PLAYGROUND_PRICES when they change or for other models.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+}
+
 
 class Settings(BaseSettings):
     """Prompt Playground settings. Every field is documented; secrets are ``SecretStr``."""
@@ -84,6 +94,11 @@ class Settings(BaseSettings):
     )
     max_rows: int = Field(default=10_000, ge=1, description="Most rows in one samples file.")
     max_file_mb: float = Field(default=20.0, gt=0, description="Largest samples file, MB.")
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per million input and output tokens, by model-name prefix, for the "
+        "cost column (JSON). Unknown models have no cost; the local model costs nothing.",
+    )
     seed_examples: bool = Field(
         default=True,
         description="Create the example prompt on the embedded Langfuse at first start.",

@@ -155,6 +155,7 @@ def execute(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     samples_hash: str | None = None,
+    prices: dict[str, tuple[float, float]] | None = None,
 ) -> RunRecord:
     endpoint = Endpoint(
         base_url=fake.base_url,
@@ -163,6 +164,7 @@ def execute(
         mode="tools",
         local=False,
         description="fake",
+        prices=prices or {},
     )
     runner = Runner(
         store=store,
@@ -194,6 +196,20 @@ def only_row(store: RunStore, record: RunRecord) -> Any:
 
 
 # --------------------------------------------------------------------------- the happy path
+
+
+def test_rows_carry_their_cost_when_the_model_has_a_price(
+    fake: FakeOpenAIServer, store: RunStore, prompts: LangfusePromptStore, prompt_name: str
+) -> None:
+    prepared = prepare(prompts, prompt_name, "production")
+    priced = execute(fake, store, prepared, samples(2), prices={MODEL[:4]: (1.0, 2.0)})
+    for row in store.results(priced.id):
+        assert row.input_tokens
+        assert row.output_tokens
+        expected = (row.input_tokens * 1.0 + row.output_tokens * 2.0) / 1_000_000
+        assert row.cost_usd == pytest.approx(expected)
+    unpriced = execute(fake, store, prepared, samples(1))
+    assert only_row(store, unpriced).cost_usd is None
 
 
 def test_every_sample_and_variant_gives_exactly_one_stored_row(
