@@ -8,7 +8,9 @@ st.set_page_config(page_title="Prompt Playground", page_icon="🧪", layout="wid
 get_services()
 navigation = st.navigation(
     [
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+        st.Page(
+            "pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True
+        ),
         st.Page("pages/playground.py", title="Playground", icon=":material/science:"),
         st.Page("pages/versions.py", title="Versions & Promote", icon=":material/sell:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
