@@ -51,3 +51,13 @@ def api(lf_server: LocalLangfuseServer) -> Iterator[httpx.Client]:
 def unique() -> str:
     """A short unique suffix for names in the shared server."""
     return uuid.uuid4().hex[:8]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last.
+
+    Playwright's sync API keeps an event loop running in the main thread while a browser is
+    open, and ``asyncio.run`` refuses to start inside it; ordering keeps the suite independent
+    of fixture scopes. The sort is stable, so the order within each group is kept.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
