@@ -24,8 +24,6 @@ from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from local_langfuse.ingest_worker import receive, send
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -73,11 +71,15 @@ class IngestPool:
             if self._process is None or self._process.poll() is not None:
                 self._process = self._start()
             process = self._process
+            # Imported here, not at module level: the package's import chain must not load
+            # the worker module, or `python -m local_langfuse.ingest_worker` warns on start.
+            from local_langfuse import ingest_worker as wire
+
             assert process.stdin is not None
             assert process.stdout is not None
             try:
-                send(process.stdin, job)
-                ok, value = receive(process.stdout)
+                wire.send(process.stdin, job)
+                ok, value = wire.receive(process.stdout)
             except (EOFError, OSError, ValueError) as exc:  # ValueError: closed meanwhile
                 process.kill()
                 process.wait()
