@@ -108,8 +108,11 @@ def promote(
 @app.command()
 def run(
     prompt: Annotated[str, typer.Option("--prompt", help="Prompt name.")],
-    samples: Annotated[Path, typer.Option(help="CSV or JSONL file of sample chats.")],
     out: Annotated[Path, typer.Option(help="Where to write results (.csv, .jsonl, .parquet).")],
+    samples: Annotated[Path | None, typer.Option(help="CSV or JSONL file of sample chats.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="A Langfuse dataset saved with `datasets save`.")
+    ] = None,
     label: Annotated[
         list[str] | None, typer.Option("--label", help="A label to compare (repeatable).")
     ] = None,
@@ -156,17 +159,30 @@ def run(
         if not sep or not variable or not column:
             raise _fail(f"--map takes variable=column, got {item!r}.", code=2)
         var_map[variable.strip()] = column.strip()
-    try:
-        data = samples.read_bytes()
-    except OSError as exc:
-        raise _fail(f"Cannot read {samples}: {exc.strerror or exc}") from exc
+    if (samples is None) == (dataset is None):
+        raise _fail("Give exactly one of --samples FILE or --dataset NAME.", code=2)
+    data = b""
+    if samples is not None:
+        try:
+            data = samples.read_bytes()
+        except OSError as exc:
+            raise _fail(f"Cannot read {samples}: {exc.strerror or exc}") from exc
 
     with _services() as services:
         settings = services.settings
-        limits = SampleLimits(
-            max_bytes=int(settings.max_file_mb * 1024 * 1024), max_rows=settings.max_rows
-        )
-        sample_set = load_samples(data, samples.name, mapping=var_map or None, limits=limits)
+        if samples is not None:
+            limits = SampleLimits(
+                max_bytes=int(settings.max_file_mb * 1024 * 1024), max_rows=settings.max_rows
+            )
+            sample_set = load_samples(data, samples.name, mapping=var_map or None, limits=limits)
+        else:
+            from prompt_playground.datasets import dataset_sample_set
+
+            assert dataset is not None
+            sample_set = dataset_sample_set(
+                services.langfuse, dataset, base_url=services.langfuse_url
+            )
+            data = sample_set_digest_source(sample_set)
         endpoint = services.endpoint()
         prepared = prepare_variants(
             services.prompts,
@@ -189,7 +205,7 @@ def run(
             variants=variants,
             samples=sample_set.samples,
             concurrency=concurrency or settings.concurrency,
-            samples_name=samples.name,
+            samples_name=sample_set.filename,
             samples_hash=file_hash(data),
         )
         typer.echo(
@@ -235,6 +251,46 @@ def run(
         typer.echo(f"Results: {out} (run {record.id})")
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
+
+
+def sample_set_digest_source(sample_set: Any) -> bytes:
+    """Bytes that identify a dataset's samples (for the run's samples hash)."""
+    import json
+
+    rows = [[s.id, s.variables, s.messages, s.expected] for s in sample_set.samples]
+    return json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
+
+
+datasets_app = typer.Typer(help="Keep sample sets as Langfuse datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("save")
+def datasets_save(
+    file: Annotated[Path, typer.Argument(help="CSV or JSONL file of sample chats.")],
+    name: Annotated[str, typer.Option(help="Dataset name in Langfuse.")],
+    description: Annotated[str | None, typer.Option(help="Dataset description.")] = None,
+) -> None:
+    """Save a samples file as a Langfuse dataset (saving again updates the same items)."""
+    from prompt_playground.datasets import save_samples
+    from prompt_playground.samples import load_samples
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {file}: {exc.strerror or exc}") from exc
+    with _services() as services:
+        sample_set = load_samples(data, file.name)
+        saved = save_samples(
+            services.langfuse,
+            name,
+            sample_set.samples,
+            base_url=services.langfuse_url,
+            description=description,
+        )
+        services.langfuse.flush()
+    skipped = f", {saved.skipped} rows with errors not saved" if saved.skipped else ""
+    typer.echo(f"Dataset '{saved.name}': {saved.items} items{skipped}.")
 
 
 def format_summary(record: Any, comparison: Any) -> str:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -352,29 +352,34 @@ class LangfusePromptStore:
             f"Prompt '{name}' has no {what}. Labels: {labels}. Versions: {versions}."
         )
 
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except ApiError as exc:
-            status = exc.status_code
-            if status == 404:
-                raise PromptNotFoundError(f"Could not {action}: not found.") from exc
-            if status in (401, 403):
-                raise PromptStoreError(
-                    f"Langfuse at {self._base_url} refused the keys (HTTP {status}). "
-                    "Check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY.",
-                ) from exc
-            message = _api_message(exc.body)
+    def _translate(self, action: str) -> AbstractContextManager[None]:
+        return translate_sdk_errors(action, self._base_url)
+
+
+@contextmanager
+def translate_sdk_errors(action: str, base_url: str) -> Iterator[None]:
+    """Turn the langfuse SDK's errors into messages a person can act on."""
+    try:
+        yield
+    except ApiError as exc:
+        status = exc.status_code
+        if status == 404:
+            raise PromptNotFoundError(f"Could not {action}: not found.") from exc
+        if status in (401, 403):
             raise PromptStoreError(
-                f"Could not {action}: Langfuse answered HTTP {status}"
-                + (f": {message}" if message else "."),
+                f"Langfuse at {base_url} refused the keys (HTTP {status}). "
+                "Check LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY.",
             ) from exc
-        except httpx.HTTPError as exc:
-            raise PromptStoreError(
-                f"Could not {action}: Langfuse at {self._base_url} is unreachable "
-                f"({type(exc).__name__}). Is it running? Check LANGFUSE_BASE_URL.",
-            ) from exc
+        message = _api_message(exc.body)
+        raise PromptStoreError(
+            f"Could not {action}: Langfuse answered HTTP {status}"
+            + (f": {message}" if message else "."),
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise PromptStoreError(
+            f"Could not {action}: Langfuse at {base_url} is unreachable "
+            f"({type(exc).__name__}). Is it running? Check LANGFUSE_BASE_URL.",
+        ) from exc
 
 
 def _api_message(body: Any) -> str:

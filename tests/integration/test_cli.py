@@ -251,3 +251,40 @@ def test_remote_langfuse_without_keys_says_which_to_set(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "LANGFUSE_PUBLIC_KEY" in proc.stderr
     assert "LANGFUSE_SECRET_KEY" in proc.stderr
+
+
+def test_a_samples_file_saved_as_a_dataset_runs_like_the_file(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = cli(seeded_env, "datasets", "save", str(SAMPLES_FILE), "--name", "team/chats")
+    again = cli(seeded_env, "datasets", "save", str(SAMPLES_FILE), "--name", "team/chats")
+    assert first.returncode == 0, first.stderr
+    assert "21 items" in first.stdout
+    assert "21 items" in again.stdout  # saving again updates the same items
+
+    out = tmp_path / "from-dataset.csv"
+    done = cli(
+        seeded_env,
+        "run", "--prompt", NAME, "--label", "production", "--dataset", "team/chats",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    file_ids = [s.id for s in load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples]
+    assert sorted(r["sample_id"] for r in rows) == sorted(file_ids)
+    assert all(r["expected_sentiment"] for r in rows)
+
+
+def test_running_needs_exactly_one_samples_source(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = str(tmp_path / "x.csv")
+    neither = cli(seeded_env, "run", "--prompt", NAME, "--label", "production", "--out", out)
+    missing = cli(
+        seeded_env,
+        "run", "--prompt", NAME, "--label", "production", "--dataset", "nope", "--out", out,
+    )  # fmt: skip
+    assert neither.returncode == 2
+    assert "exactly one of --samples FILE or --dataset NAME" in neither.stderr
+    assert missing.returncode == 1
+    assert "dataset 'nope'" in missing.stderr
