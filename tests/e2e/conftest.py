@@ -1,8 +1,10 @@
 """Browser-test fixtures: the real app under ``streamlit run`` on embedded defaults (local
 Langfuse in a temp data dir), the fake OpenAI server in its own process, and Debian's chromium.
 
-Both servers are subprocesses started once per session and stopped at the end, also when a test
-fails. Nothing is downloaded: the browser is ``/usr/bin/chromium``.
+``start_app(**env)`` starts an app with another environment (say, none at all: the embedded
+local model); ``app`` is the one most tests share, with the fake OpenAI server as its LLM. The
+servers are subprocesses stopped at the end of the session, also when a test fails. Nothing is
+downloaded: the browser is ``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,46 +113,65 @@ def fake_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _stop(process)
 
 
+AppFactory = Callable[..., App]
+
+
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory, fake_llm_url: str) -> Iterator[App]:
-    """``streamlit run app.py`` headless on a free port, embedded Langfuse, a temp data dir."""
-    data_dir = tmp_path_factory.mktemp("playground-data")
-    log_path = data_dir.parent / "streamlit.log"
-    port = _free_port()
-    env = clean_env(
-        PLAYGROUND_DATA_DIR=str(data_dir),
+def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFactory]:
+    """A factory: ``start_app(**env_extra)`` runs ``streamlit run app.py`` headless on a free
+    port with a temp data dir and ``env_extra`` on top of a clean environment (no LANGFUSE_*,
+    OPENAI_*, PLAYGROUND_*, STREAMLIT_*), so without extras it runs on embedded defaults: local
+    Langfuse and the local model. Every app it started is stopped at the end of the session.
+    """
+    started: list[App] = []
+
+    def start(**env_extra: str) -> App:
+        data_dir = tmp_path_factory.mktemp("playground-data")
+        log_path = data_dir.parent / f"{data_dir.name}-streamlit.log"
+        port = _free_port()
+        env = clean_env(PLAYGROUND_DATA_DIR=str(data_dir), **env_extra)
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
+        with log_path.open("w") as out:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
+        running = App(f"http://127.0.0.1:{port}", data_dir, process, log_path)
+        started.append(running)
+        _wait_healthy(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+
+
+@pytest.fixture(scope="session")
+def app(start_app: AppFactory, fake_llm_url: str) -> App:
+    """The app on embedded Langfuse with the fake OpenAI server as its LLM."""
+    return start_app(
         OPENAI_BASE_URL=fake_llm_url,
         OPENAI_API_KEY="sk-fake-e2e",
         PLAYGROUND_MODEL="fake-model",
         PLAYGROUND_CONCURRENCY="4",
     )
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with log_path.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
-        )
-    running = App(f"http://127.0.0.1:{port}", data_dir, process, log_path)
-    try:
-        _wait_healthy(running)
-        yield running
-    finally:
-        running.stop()
 
 
 def _wait_healthy(app: App) -> None:
