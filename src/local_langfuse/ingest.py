@@ -17,12 +17,14 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from local_langfuse.db import Database
 from local_langfuse.errors import ApiError, BadRequestError, PayloadTooLargeError
 
 OBSERVATION_TYPES = frozenset(
@@ -606,6 +608,36 @@ def decode_and_map(
 
 
 # --- storage ----------------------------------------------------------------------------
+
+
+# The worker process keeps one Database per file for all the exports it stores.
+_databases: dict[str, Database] = {}
+
+
+def ingest_into(
+    db_path: str,
+    body: bytes,
+    content_encoding: str | None,
+    content_type: str | None,
+    limit: int,
+    now: str,
+) -> int:
+    """Decode, map and store one export in the SQLite file ``db_path``; the spans stored.
+
+    The ingestion worker's job: the server process sends the raw body and gets a number back,
+    so neither the mapping nor the rows cost it GIL time. SQLite serialises this process's
+    writes with the server's (``BEGIN IMMEDIATE`` with a busy timeout, WAL for readers).
+    Storing a batch twice leaves the same rows (upserts), so a retried job is harmless.
+    """
+    batch = decode_and_map(body, content_encoding, content_type, limit, now)
+    if batch.observations:
+        db = _databases.get(db_path)
+        if db is None:
+            db = _databases[db_path] = Database(Path(db_path))
+        with db.write() as conn:
+            write_batch(conn, batch, now)
+    return len(batch.observations)
+
 
 _UPSERT_OBSERVATION = (
     f"INSERT INTO observations ({', '.join(OBSERVATION_COLUMNS)}) "
