@@ -92,3 +92,20 @@ def page_meta(page: int, limit: int, total: int) -> dict[str, int]:
         "totalItems": total,
         "totalPages": math.ceil(total / limit) if limit else 0,
     }
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value reads in an error message: ``a string``, ``a list``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
-from local_langfuse.http import now_iso
+from local_langfuse.http import json_type, now_iso
 
 PromptType = Literal["text", "chat"]
 
@@ -97,26 +97,10 @@ class PromptListFilter:
 # --- validation -----------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def check_name(name: Any, field: str = "name") -> str:
     """A prompt name as Langfuse accepts it (folders are ``/``-separated), or a 400."""
     if not isinstance(name, str):
-        raise BadRequestError(f"Field '{field}' must be a string, got {_kind(name)}.")
+        raise BadRequestError(f"Field '{field}' must be a string, got {json_type(name)}.")
     if not name.strip():
         raise BadRequestError(f"Field '{field}' must not be empty.")
     if len(name) > NAME_MAX_LENGTH:
@@ -138,7 +122,7 @@ def check_name(name: Any, field: str = "name") -> str:
 
 def check_label(label: Any, field: str) -> str:
     if not isinstance(label, str):
-        raise BadRequestError(f"Field '{field}' must be a string, got {_kind(label)}.")
+        raise BadRequestError(f"Field '{field}' must be a string, got {json_type(label)}.")
     if not label:
         raise BadRequestError(f"Field '{field}' must not be empty.")
     if len(label) > LABEL_MAX_LENGTH:
@@ -158,7 +142,7 @@ def check_labels(value: Any, field: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise BadRequestError(f"Field '{field}' must be a list of strings, got {_kind(value)}.")
+        raise BadRequestError(f"Field '{field}' must be a list of strings, got {json_type(value)}.")
     labels: list[str] = []
     for index, item in enumerate(value):
         label = check_label(item, f"{field}[{index}]")
@@ -176,11 +160,11 @@ def _check_tags(value: Any) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise BadRequestError(f"Field 'tags' must be a list of strings, got {_kind(value)}.")
+        raise BadRequestError(f"Field 'tags' must be a list of strings, got {json_type(value)}.")
     tags: list[str] = []
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise BadRequestError(f"Field 'tags[{index}]' must be a string, got {_kind(item)}.")
+            raise BadRequestError(f"Field 'tags[{index}]' must be a string, got {json_type(item)}.")
         if not item.strip():
             raise BadRequestError(f"Field 'tags[{index}]' must not be empty.")
         if len(item) > TAG_MAX_LENGTH:
@@ -196,7 +180,7 @@ def _check_message(item: Any, field: str) -> dict[str, str]:
     if not isinstance(item, dict):
         raise BadRequestError(
             f'Field \'{field}\' must be a message object ({{"role", "content"}}) or a '
-            f'placeholder ({{"type": "placeholder", "name"}}), got {_kind(item)}.'
+            f'placeholder ({{"type": "placeholder", "name"}}), got {json_type(item)}.'
         )
     kind = item.get("type")
     if kind == "placeholder" or (kind is None and "role" not in item and "name" in item):
@@ -215,10 +199,12 @@ def _check_message(item: Any, field: str) -> dict[str, str]:
     content = item.get("content")
     if not isinstance(role, str) or not role:
         raise BadRequestError(
-            f"Field '{field}.role' must be a non-empty string, got {_kind(role)}."
+            f"Field '{field}.role' must be a non-empty string, got {json_type(role)}."
         )
     if not isinstance(content, str):
-        raise BadRequestError(f"Field '{field}.content' must be a string, got {_kind(content)}.")
+        raise BadRequestError(
+            f"Field '{field}.content' must be a string, got {json_type(content)}."
+        )
     message = {"role": role, "content": content}
     if kind == "chatmessage":
         message["type"] = kind
@@ -239,7 +225,7 @@ def _check_unicode(body: Any) -> None:
 def parse_create_request(body: Any) -> NewPromptVersion:
     """Validate a create-prompt body; every problem is a 400 naming the field."""
     if not isinstance(body, dict):
-        raise BadRequestError(f"Request body must be a JSON object, got {_kind(body)}.")
+        raise BadRequestError(f"Request body must be a JSON object, got {json_type(body)}.")
     _check_unicode(body)
     if "name" not in body:
         raise BadRequestError("Field 'name' is required.")
@@ -261,14 +247,14 @@ def parse_create_request(body: Any) -> NewPromptVersion:
             hint = ' (a list of messages needs "type": "chat")'
             raise BadRequestError(
                 "Field 'prompt' must be a string for a text prompt, got "
-                f"{_kind(raw_prompt)}{hint if isinstance(raw_prompt, list) else ''}."
+                f"{json_type(raw_prompt)}{hint if isinstance(raw_prompt, list) else ''}."
             )
         prompt = raw_prompt
     else:
         if not isinstance(raw_prompt, list):
             raise BadRequestError(
                 "Field 'prompt' must be a list of messages for a chat prompt, got "
-                f"{_kind(raw_prompt)}."
+                f"{json_type(raw_prompt)}."
             )
         prompt = [_check_message(item, f"prompt[{i}]") for i, item in enumerate(raw_prompt)]
     config = body.get("config")
@@ -276,7 +262,7 @@ def parse_create_request(body: Any) -> NewPromptVersion:
     if commit_message is not None:
         if not isinstance(commit_message, str):
             raise BadRequestError(
-                f"Field 'commitMessage' must be a string, got {_kind(commit_message)}."
+                f"Field 'commitMessage' must be a string, got {json_type(commit_message)}."
             )
         if len(commit_message) > COMMIT_MESSAGE_MAX_LENGTH:
             raise BadRequestError(
@@ -296,7 +282,7 @@ def parse_create_request(body: Any) -> NewPromptVersion:
 def parse_new_labels(body: Any) -> list[str]:
     """Validate a ``{"newLabels": [...]}`` body."""
     if not isinstance(body, dict):
-        raise BadRequestError(f"Request body must be a JSON object, got {_kind(body)}.")
+        raise BadRequestError(f"Request body must be a JSON object, got {json_type(body)}.")
     _check_unicode(body)
     if "newLabels" not in body:
         raise BadRequestError("Field 'newLabels' is required (a list of labels).")

@@ -24,6 +24,7 @@ from local_langfuse.http import (
     format_ts,
     int_param,
     json_response,
+    json_type,
     now_iso,
     page_meta,
     parse_ts,
@@ -49,23 +50,9 @@ _ITEM_SELECT = """
 def _object_body(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequestError(
-            f"Request body must be a JSON object ({what}), got {_json_type(body)}."
+            f"Request body must be a JSON object ({what}), got {json_type(body)}."
         )
     return body
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _required_str(body: dict[str, Any], key: str, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -84,7 +71,7 @@ def _optional_str(body: dict[str, Any], key: str, max_length: int = MAX_NAME_LEN
 
 def _checked_str(value: Any, key: str, max_length: int) -> str:
     if not isinstance(value, str):
-        raise BadRequestError(f"Field '{key}' must be a string, got {_json_type(value)}.")
+        raise BadRequestError(f"Field '{key}' must be a string, got {json_type(value)}.")
     if not value.strip():
         raise BadRequestError(f"Field '{key}' must not be empty.")
     if len(value) > max_length:
@@ -166,14 +153,13 @@ def _upsert_dataset(db: Database, body: dict[str, Any]) -> sqlite3.Row:
     description = body.get("description")
     if description is not None and not isinstance(description, str):
         raise BadRequestError(
-            f"Field 'description' must be a string or null, got {_json_type(description)}."
+            f"Field 'description' must be a string or null, got {json_type(description)}."
         )
     for key in ("inputSchema", "expectedOutputSchema"):
         schema = body.get(key)
         if schema is not None and not isinstance(schema, dict | bool):
             raise BadRequestError(
-                f"Field '{key}' must be a JSON Schema (an object) or null, "
-                f"got {_json_type(schema)}."
+                f"Field '{key}' must be a JSON Schema (an object) or null, got {json_type(schema)}."
             )
     now = now_iso()
     with db.write() as conn:
