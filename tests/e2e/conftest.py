@@ -17,8 +17,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 START_TIMEOUT_S = 60.0
+VIEWPORT = {"width": 1400, "height": 2000}  # tall: a screenshot shows the whole page
 
 
 @dataclass
@@ -211,3 +214,24 @@ def browser() -> Iterator[object]:
             yield launched
         finally:
             launched.close()
+
+
+@contextmanager
+def open_page(
+    browser: Any, app: App, artifacts: Path, request: pytest.FixtureRequest, timeout_ms: int
+) -> Iterator[Any]:
+    """A fresh browser context; on failure, a screenshot and the app's log tail."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=timeout_ms)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(timeout_ms)
+    opened = context.new_page()
+    try:
+        yield opened
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            opened.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"))
+            print(f"--- streamlit log (tail) ---\n{app.log()[-4000:]}")
+        context.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, App, clean_env
+from tests.e2e.conftest import ROOT, App, clean_env, open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -27,26 +27,12 @@ SAMPLE_COUNT = 21
 SECRETS = ("sk-lf-local", "sk-fake-e2e")
 HIGHLIGHT_RGB = (0xFF, 0xE0, 0x8A)  # compare_page.HIGHLIGHT
 TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1400, "height": 2000}  # tall: a screenshot shows the whole page
 
 
 @pytest.fixture
 def page(browser: Any, app: App, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context per test; on failure, a screenshot and the app's log tail."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    try:
+    with open_page(browser, app, artifacts, request, TIMEOUT_MS) as opened:
         yield opened
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            opened.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"))
-            print(f"--- streamlit log (tail) ---\n{app.log()[-4000:]}")
-        context.close()
 
 
 def shot(page: Any, artifacts: Path, name: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, App, AppFactory
+from tests.e2e.conftest import ROOT, App, AppFactory, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -27,7 +27,6 @@ CALLS = 2 * ROWS  # production and staging
 SENTIMENTS = ("positive", "neutral", "negative", "mixed")
 RUN_TIMEOUT_MS = 180_000  # generous: the first call loads the model, 2 shared cores
 TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1400, "height": 2000}
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +51,8 @@ def small_samples(tmp_path: Path) -> Path:
 def page(
     browser: Any, local_app: App, artifacts: Path, request: pytest.FixtureRequest
 ) -> Iterator[Any]:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    try:
+    with open_page(browser, local_app, artifacts, request, TIMEOUT_MS) as opened:
         yield opened
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            opened.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"))
-            print(f"--- streamlit log (tail) ---\n{local_app.log()[-4000:]}")
-        context.close()
 
 
 def shot(page: Any, artifacts: Path, name: str) -> None:
