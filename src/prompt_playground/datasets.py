@@ -7,6 +7,7 @@ so saving the same file again updates the items instead of duplicating them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,3 +108,22 @@ def dataset_sample_set(langfuse: Langfuse, name: str, *, base_url: str) -> Sampl
         delimiter=None,
         format="json",
     )
+
+
+def list_dataset_names(langfuse: Langfuse, *, base_url: str, page_size: int = 100) -> list[str]:
+    """Every dataset's name in the project, reading all pages."""
+    names: list[str] = []
+    page = 1
+    with translate_sdk_errors("list datasets", base_url):
+        while True:
+            response = langfuse.api.datasets.list(page=page, limit=page_size)
+            names.extend(d.name for d in response.data)
+            if not response.data or page >= response.meta.total_pages:
+                return names
+            page += 1
+
+
+def sample_set_digest(sample_set: SampleSet) -> bytes:
+    """Bytes that identify a sample set's content (a run's samples hash when there is no file)."""
+    rows = [[s.id, s.variables, s.messages, s.expected] for s in sample_set.samples]
+    return json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 
 import altair as alt
@@ -12,6 +14,7 @@ import streamlit as st
 
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
+from prompt_playground.datasets import dataset_sample_set, sample_set_digest, save_samples
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.export import export_bytes, export_filename
 from prompt_playground.models import Variant
@@ -20,6 +23,7 @@ from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleLimits, SampleSet, load_samples, preflight
 from prompt_playground.schema import response_model_for
 from prompt_playground.ui import keys
+from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
@@ -55,7 +59,20 @@ def _load(data: bytes, name: str, max_bytes: int, max_rows: int) -> SampleSet:
     return load_samples(data, name, limits=SampleLimits(max_bytes=max_bytes, max_rows=max_rows))
 
 
-def _samples_source() -> tuple[bytes, str] | None:
+@dataclass(frozen=True)
+class _Source:
+    """Where the current samples come from: a file (uploaded or bundled) or a Langfuse dataset."""
+
+    name: str  # recorded as the run's samples name
+    data: bytes  # the run's samples hash is computed from these
+    dataset: SampleSet | None = None  # already parsed when it came from a dataset
+
+    @property
+    def is_file(self) -> bool:
+        return self.dataset is None
+
+
+def _samples_source(services: Services) -> _Source | None:
     uploaded = st.file_uploader(
         "Samples file (CSV or JSONL)",
         type=["csv", "tsv", "txt", "jsonl", "ndjson", "json"],
@@ -63,15 +80,98 @@ def _samples_source() -> tuple[bytes, str] | None:
         help="One row per sample; a column per prompt variable; expected_<field> columns are "
         "scored; a 'messages' column holds multi-turn chats.",
     )
-    if st.button("Use the bundled sample chats", key=keys.COMPARE_USE_SAMPLE):
-        st.session_state[keys.COMPARE_SAMPLE_BYTES] = example_samples()
-        st.session_state[keys.COMPARE_SAMPLE_NAME] = "sample_chats.csv"
+    col_bundled, col_dataset = st.columns(2, vertical_alignment="bottom")
+    with col_bundled:
+        if st.button("Use the bundled sample chats", key=keys.COMPARE_USE_SAMPLE):
+            st.session_state[keys.COMPARE_SAMPLE_BYTES] = example_samples()
+            st.session_state[keys.COMPARE_SAMPLE_NAME] = "sample_chats.csv"
+            st.session_state.pop(keys.COMPARE_DATASET_SET, None)
+    with col_dataset:
+        _dataset_picker(services)
+    dataset: SampleSet | None = st.session_state.get(keys.COMPARE_DATASET_SET)
     if uploaded is not None:
-        return uploaded.getvalue(), uploaded.name
+        if dataset is not None or st.session_state.get(keys.COMPARE_SAMPLE_BYTES):
+            st.caption("Using the uploaded file; remove it to use the samples chosen below it.")
+        return _Source(uploaded.name, uploaded.getvalue())
+    if dataset is not None:
+        return _Source(dataset.filename, sample_set_digest(dataset), dataset)
     data = st.session_state.get(keys.COMPARE_SAMPLE_BYTES)
     if data:
-        return data, st.session_state.get(keys.COMPARE_SAMPLE_NAME, "samples.csv")
+        return _Source(st.session_state.get(keys.COMPARE_SAMPLE_NAME, "samples.csv"), data)
     return None
+
+
+def _dataset_picker(services: Services) -> None:
+    """The third source: a dataset saved in Langfuse, loaded on a click."""
+    try:
+        names = svc.dataset_names(services, svc.cache_key(services))
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if not names:
+        st.caption("No Langfuse datasets yet: load a file, then save it as one below.")
+        return
+    if st.session_state.get(keys.COMPARE_DATASET) not in names:
+        st.session_state.pop(keys.COMPARE_DATASET, None)
+    name: str | None = st.selectbox(
+        "Langfuse dataset",
+        names,
+        index=None,
+        key=keys.COMPARE_DATASET,
+        placeholder="Choose a dataset",
+    )
+    clicked = st.button(
+        "Use a Langfuse dataset", key=keys.COMPARE_LOAD_DATASET, disabled=name is None
+    )
+    if clicked and name is not None:
+        try:
+            with st.spinner(f"Reading dataset '{name}'…"):
+                sample_set = dataset_sample_set(
+                    services.langfuse, name, base_url=services.langfuse_url
+                )
+        except PlaygroundError as exc:
+            show_error(exc)
+            return
+        st.session_state[keys.COMPARE_DATASET_SET] = sample_set
+        st.session_state.pop(keys.COMPARE_SAMPLE_BYTES, None)
+
+
+def _save_as_dataset(services: Services, source: _Source, sample_set: SampleSet) -> None:
+    """A small form that keeps the loaded file's samples as a Langfuse dataset."""
+    if st.session_state.get(keys.COMPARE_SAVE_FOR) != source.name:
+        st.session_state[keys.COMPARE_SAVE_FOR] = source.name
+        st.session_state[keys.COMPARE_SAVE_NAME] = PurePath(source.name).stem
+    flash = st.session_state.pop(keys.COMPARE_SAVE_FLASH, None)
+    if flash:
+        st.success(flash, icon=":material/dataset:")
+    with st.form(keys.COMPARE_SAVE_FORM):
+        st.markdown("**Save these samples as a Langfuse dataset**")
+        name = st.text_input(
+            "Dataset name",
+            key=keys.COMPARE_SAVE_NAME,
+            help="Saving under the same name again updates its items instead of duplicating them.",
+        )
+        submitted = st.form_submit_button("Save", key=keys.COMPARE_SAVE_DATASET)
+    if not submitted:
+        return
+    try:
+        with st.spinner("Saving the dataset…"):
+            saved = save_samples(
+                services.langfuse,
+                name,
+                sample_set.samples,
+                base_url=services.langfuse_url,
+                description=f"Samples from {source.name}, saved by Prompt Playground.",
+            )
+    except PlaygroundError as exc:
+        show_error(exc, prefix="The dataset was not saved.")
+        return
+    skipped = f"; {saved.skipped} rows with errors were not saved" if saved.skipped else ""
+    st.session_state[keys.COMPARE_SAVE_FLASH] = (
+        f"Saved {saved.items} items to dataset '{saved.name}'{skipped}."
+    )
+    svc.dataset_names.clear()
+    st.rerun()
 
 
 def _preview(sample_set: SampleSet) -> None:
@@ -86,16 +186,20 @@ def _preview(sample_set: SampleSet) -> None:
 
 
 def _setup(services: Services) -> None:
-    source = _samples_source()
+    source = _samples_source(services)
     sample_set: SampleSet | None = None
     if source is not None:
         s = services.settings
         try:
-            sample_set = _load(source[0], source[1], int(s.max_file_mb * 1024 * 1024), s.max_rows)
+            sample_set = source.dataset or _load(
+                source.data, source.name, int(s.max_file_mb * 1024 * 1024), s.max_rows
+            )
         except PlaygroundError as exc:
             show_error(exc)
         if sample_set is not None:
             _preview(sample_set)
+            if source.is_file:
+                _save_as_dataset(services, source, sample_set)
 
     name = prompt_picker(services, keys.COMPARE_PROMPT)
     if name is None:
@@ -127,7 +231,10 @@ def _setup(services: Services) -> None:
         )
     )
     if sample_set is None or source is None:
-        st.info("Upload a samples file, or use the bundled sample chats, to run a comparison.")
+        st.info(
+            "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
+            "to run a comparison."
+        )
         return
     if len(chosen) < 2:
         st.info("Choose at least two labels or versions to compare.")
@@ -212,7 +319,7 @@ def _start(
     name: str,
     chosen: list[str],
     sample_set: SampleSet,
-    source: tuple[bytes, str],
+    source: _Source,
     mapping: dict[str, str],
     concurrency: int,
 ) -> None:
@@ -237,8 +344,8 @@ def _start(
             variants=variants,
             samples=mapped.samples,
             concurrency=concurrency,
-            samples_name=source[1],
-            samples_hash=file_hash(source[0]),
+            samples_name=source.name,
+            samples_hash=file_hash(source.data),
         )
         handle = worker.start_run(services, request, prepared)
     except PlaygroundError as exc:

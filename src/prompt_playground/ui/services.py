@@ -15,6 +15,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from prompt_playground.bootstrap import ConnectionStatus, Services, build_services
+from prompt_playground.datasets import list_dataset_names
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.history import LabelHistory, history_path
 from prompt_playground.prompts import PromptSummary, PromptVersion
@@ -76,6 +77,7 @@ def reset_services() -> None:
     _services.clear()
     _history.clear()
     clear_prompt_cache()
+    dataset_names.clear()
 
 
 # -- cached reads (short TTL; cleared after writes) ----------------------------------------
@@ -93,6 +95,11 @@ def prompt_versions(_services: Services, cache_key: str, name: str) -> list[Prom
 
 def _strip_client(version: PromptVersion) -> PromptVersion:
     return replace(version, client=None)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def dataset_names(_services: Services, cache_key: str) -> list[str]:
+    return list_dataset_names(_services.langfuse, base_url=_services.langfuse_url)
 
 
 def clear_prompt_cache() -> None:
