@@ -1,7 +1,8 @@
-"""Compare page ↔ Langfuse: samples saved as and loaded from Langfuse datasets."""
+"""Compare page ↔ Langfuse: samples saved as and loaded from datasets; accuracy posted as scores."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -60,3 +61,29 @@ def test_saving_a_dataset_without_a_name_is_refused(app_env: Path) -> None:
     at.button(key="compare.save_dataset").click().run()
     assert not at.exception
     assert any("Give the dataset a name" in e.value for e in at.error)
+
+
+def test_accuracy_posted_as_scores_on_the_result_traces(app_env: Path, services: Services) -> None:
+    at = open_page("pages/compare.py")
+    at.button(key="compare.use_sample").click().run()
+    run_id = _run_to_the_end(at, services)
+    button = at.button(key="compare.post_scores")
+    assert button.label == "Post accuracy to Langfuse as scores"
+    button.click().run()
+    assert_clean(at)
+    posted = services.store.get_run(run_id).meta["scores_posted"]["count"]
+    assert posted > 0
+    assert any(f"Posted {posted} scores" in s.value for s in at.success)
+    assert at.button(key="compare.post_scores").label == f"Scores posted ({posted}) — post again"
+    assert services.store.get_run(run_id).meta["schemas"], "the run's meta is kept"
+
+    trace_id = next(r.trace_id for r in services.store.results(run_id) if r.ok and r.expected)
+    assert trace_id
+    services.langfuse.flush()
+    names: list[str] = []
+    deadline = time.monotonic() + 10
+    while "accuracy.sentiment" not in names and time.monotonic() < deadline:
+        time.sleep(0.2)
+        names = [s.name for s in services.langfuse.api.scores.get_many(trace_id=trace_id).data]
+    assert "accuracy.sentiment" in names
+    assert "accuracy" in names

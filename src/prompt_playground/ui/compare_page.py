@@ -14,6 +14,7 @@ import streamlit as st
 
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
+from prompt_playground.compare import accuracy_scores
 from prompt_playground.datasets import dataset_sample_set, sample_set_digest, save_samples
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.export import export_bytes, export_filename
@@ -22,6 +23,7 @@ from prompt_playground.runner import RunRequest, check_variables, file_hash, pre
 from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleLimits, SampleSet, load_samples, preflight
 from prompt_playground.schema import response_model_for
+from prompt_playground.scores import post_scores
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
@@ -375,7 +377,7 @@ def _run_section(services: Services, run_id: str) -> None:
             st.rerun(scope="app")
         _header(current)
         view = build_view(services.store, current)
-        _results(services, view)
+        _results(services, view, current)
 
     live()
 
@@ -428,7 +430,7 @@ def _styled(page: pd.DataFrame, mask: pd.DataFrame) -> Any:
     )
 
 
-def _results(services: Services, view: RunView) -> None:
+def _results(services: Services, view: RunView, record: RunRecord) -> None:
     if view.problem:
         st.warning(view.problem)
     if not view.results:
@@ -439,6 +441,8 @@ def _results(services: Services, view: RunView) -> None:
         _side_by_side(services, view)
     with tab_metrics:
         _metrics(view)
+        if not view.accuracy.empty and record.status != "running":
+            _post_accuracy(services, view, record)
     with tab_export:
         _exports(view)
 
@@ -566,6 +570,47 @@ def _metrics(view: RunView) -> None:
             key="compare.accuracy",
             column_config={"accuracy": st.column_config.ProgressColumn(format="percent")},
         )
+
+
+def _post_accuracy(services: Services, view: RunView, record: RunRecord) -> None:
+    """Per-field accuracy as scores on each result's trace, so Langfuse shows them too.
+
+    ``record`` is read fresh each rerun (the view is cached), so the label follows the meta.
+    """
+    posted = record.meta.get("scores_posted")
+    label = "Post accuracy to Langfuse as scores"
+    if isinstance(posted, dict):
+        label = f"Scores posted ({posted.get('count', 0)}) — post again"
+    flash = st.session_state.pop(keys.COMPARE_SCORES_FLASH, None)
+    if flash:
+        st.success(flash, icon=":material/scoreboard:")
+    clicked = st.button(
+        label,
+        key=keys.COMPARE_POST_SCORES,
+        help="accuracy.<field> (1 = matches the expected value) and their mean 'accuracy' on "
+        "each result's trace; posting again adds another set.",
+    )
+    if not clicked:
+        return
+    scores = accuracy_scores(view.results, record.meta.get("schemas") or {})
+    try:
+        with st.spinner(f"Posting {len(scores)} scores…"):
+            count = post_scores(services.langfuse, scores, base_url=services.langfuse_url)
+        latest = services.store.get_run(record.id)
+        services.store.update_meta(
+            record.id,
+            {
+                **latest.meta,
+                "scores_posted": {"count": count, "at": datetime.now(UTC).isoformat()},
+            },
+        )
+    except PlaygroundError as exc:
+        show_error(exc, prefix="The scores were not posted.")
+        return
+    st.session_state[keys.COMPARE_SCORES_FLASH] = (
+        f"Posted {count} scores to Langfuse, on {len({s.trace_id for s in scores})} traces."
+    )
+    st.rerun()
 
 
 def _chart(view: RunView) -> alt.HConcatChart:

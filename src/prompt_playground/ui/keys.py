@@ -27,6 +27,8 @@ COMPARE_SAVE_NAME = "compare.save_name"
 COMPARE_SAVE_FOR = "compare.save_for"
 COMPARE_SAVE_DATASET = "compare.save_dataset"
 COMPARE_SAVE_FLASH = "compare.save_flash"
+COMPARE_POST_SCORES = "compare.post_scores"
+COMPARE_SCORES_FLASH = "compare.scores_flash"
 
 # -- Playground ----------------------------------------------------------------------------
 PLAY_PROMPT = "playground.prompt"
