@@ -176,13 +176,13 @@ def run(
             )
             sample_set = load_samples(data, samples.name, mapping=var_map or None, limits=limits)
         else:
-            from prompt_playground.datasets import dataset_sample_set
+            from prompt_playground.datasets import dataset_sample_set, sample_set_digest
 
             assert dataset is not None
             sample_set = dataset_sample_set(
                 services.langfuse, dataset, base_url=services.langfuse_url
             )
-            data = sample_set_digest_source(sample_set)
+            data = sample_set_digest(sample_set)
         endpoint = services.endpoint()
         prepared = prepare_variants(
             services.prompts,
@@ -237,28 +237,17 @@ def run(
         typer.echo(format_summary(record, comparison))
         if post_scores:
             from prompt_playground.compare import accuracy_scores
+            from prompt_playground.scores import post_scores as send_scores
 
-            scores = accuracy_scores(results, schemas)
-            for score in scores:
-                services.langfuse.create_score(
-                    trace_id=score.trace_id,
-                    name=score.name,
-                    value=score.value,
-                    comment=score.comment,
-                )
-            services.langfuse.flush()
-            typer.echo(f"Posted {len(scores)} scores to Langfuse.")
+            sent = send_scores(
+                services.langfuse,
+                accuracy_scores(results, schemas),
+                base_url=services.langfuse_url,
+            )
+            typer.echo(f"Posted {sent} scores to Langfuse.")
         typer.echo(f"Results: {out} (run {record.id})")
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
-
-
-def sample_set_digest_source(sample_set: Any) -> bytes:
-    """Bytes that identify a dataset's samples (for the run's samples hash)."""
-    import json
-
-    rows = [[s.id, s.variables, s.messages, s.expected] for s in sample_set.samples]
-    return json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
 
 
 datasets_app = typer.Typer(help="Keep sample sets as Langfuse datasets.", no_args_is_help=True)

@@ -288,3 +288,17 @@ def test_running_needs_exactly_one_samples_source(
     assert "exactly one of --samples FILE or --dataset NAME" in neither.stderr
     assert missing.returncode == 1
     assert "dataset 'nope'" in missing.stderr
+
+
+def test_post_scores_sends_accuracy_for_every_scored_trace(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = cli(
+        seeded_env,
+        "run", "--prompt", NAME, "--label", "production", "--samples", str(SAMPLES_FILE),
+        "--out", str(tmp_path / "scored.jsonl"), "--post-scores", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = len(load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples)
+    # One score per field with an expected value (3) plus the overall mean, for every row.
+    assert f"Posted {rows * 4} scores to Langfuse." in done.stdout
