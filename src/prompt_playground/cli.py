@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,8 +134,6 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
 ) -> None:
     """Run samples through each label/version and print the comparison."""
-    from prompt_playground.compare import compare
-    from prompt_playground.export import write_export
     from prompt_playground.models import Variant
     from prompt_playground.runner import (
         Progress,
@@ -224,7 +223,15 @@ def run(
                 )
                 sys.stderr.flush()
 
+        # pandas and the reporting modules load while the calls are in flight (the main thread
+        # mostly waits on the model then), not before the first call.
+        preload = threading.Thread(target=_load_reporting, name="preload", daemon=True)
+        preload.start()
         record = asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+        preload.join()
+        from prompt_playground.compare import compare
+        from prompt_playground.export import write_export
+
         if interactive:
             sys.stderr.write("\n")
         results = services.store.results(record.id)
@@ -280,6 +287,11 @@ def datasets_save(
         services.langfuse.flush()
     skipped = f", {saved.skipped} rows with errors not saved" if saved.skipped else ""
     typer.echo(f"Dataset '{saved.name}': {saved.items} items{skipped}.")
+
+
+def _load_reporting() -> None:
+    import prompt_playground.compare
+    import prompt_playground.export  # noqa: F401
 
 
 def format_summary(record: Any, comparison: Any) -> str:
