@@ -124,9 +124,6 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._db = SQLiteFile(self.path, MIGRATIONS, what="the run store")
-        # ``seq`` orders results by completion, so pages can poll for what is new.
-        row = self._db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()
-        self._seq = int(row[0])
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -185,8 +182,17 @@ class RunStore:
             return
         with self._write() as conn:
             rows = []
+            # ``seq`` is per run and taken inside the write transaction, so processes that
+            # share the file (a run split over worker processes) never hand out the same one.
+            last: dict[str, int] = {}
             for r in results:
-                self._seq += 1
+                if r.run_id not in last:
+                    row = conn.execute(
+                        "SELECT COALESCE(MAX(seq), 0) FROM results WHERE run_id = ?", (r.run_id,)
+                    ).fetchone()
+                    last[r.run_id] = int(row[0])
+                last[r.run_id] += 1
+                seq = last[r.run_id]
                 rows.append(
                     (
                         r.run_id,
@@ -205,7 +211,7 @@ class RunStore:
                         r.trace_id,
                         r.trace_url,
                         json.dumps(r.expected, ensure_ascii=False, default=str),
-                        self._seq,
+                        seq,
                     )
                 )
             conn.executemany(

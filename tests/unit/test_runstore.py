@@ -142,12 +142,12 @@ def test_after_seq_returns_only_what_is_new(store: RunStore) -> None:
     store.create_run(record("r2"), SAMPLES)
     store.add_result(result("r1", "s1", "production", attempts=1))
     store.add_result(result("r2", "s1", "production", attempts=1))  # another run's rows
-    # seq is global to the store: r1/s1 got 1, r2/s1 got 2, the next two get 3 and 4.
+    # seq counts per run: r1/s1 got 1 (r2/s1 got r2's 1), the next two of r1 get 2 and 3.
     store.add_results(
         [result("r1", "s2", "production", attempts=1), result("r1", "s1", "v2", attempts=1)]
     )
     assert [r.sample_id for r in store.results("r1", after_seq=1)] == ["s2", "s1"]
-    assert [r.variant for r in store.results("r1", after_seq=3)] == ["v2"]
+    assert [r.variant for r in store.results("r1", after_seq=2)] == ["v2"]
     assert store.results("r1", after_seq=10**6) == []
 
 
@@ -255,3 +255,15 @@ def test_an_unwritable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(RunStoreError, match="Cannot create the data directory"):
         RunStore(blocker / "sub" / "runs.sqlite3")
+
+
+def test_two_stores_on_one_file_never_hand_out_the_same_seq(store: RunStore) -> None:
+    other = RunStore(store.path)  # another process's view of the same file
+    store.create_run(record("r1"), SAMPLES)
+    store.add_result(result("r1", "s1", "production", attempts=1))
+    other.add_result(result("r1", "s2", "production", attempts=1))
+    store.add_result(result("r1", "s1", "v2", attempts=1))
+    assert [(r.sample_id, r.variant) for r in store.results("r1", after_seq=1)] == [
+        ("s2", "production"),
+        ("s1", "v2"),
+    ]
