@@ -21,7 +21,7 @@ from prompt_playground.errors import PlaygroundError, SamplesError
 from prompt_playground.llm import LLM, call_parameters
 from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import PromptVersion
-from prompt_playground.runstore import RunRecord, RunStore
+from prompt_playground.runstore import RunRecord, RunStatus, RunStore
 from prompt_playground.schema import ResolvedModel, response_model_for
 
 
@@ -177,7 +177,34 @@ class Runner:
         """Run every (sample, variant) pair; returns the finished run record."""
         if record is None:
             record = self.start_run(request, prepared)
-        total = record.total
+        status, failure = await self.execute(
+            record,
+            request.samples,
+            prepared,
+            concurrency=request.concurrency,
+            on_progress=on_progress,
+            cancel=cancel,
+        )
+        self._store.finish_run(record.id, status, failure)
+        await asyncio.to_thread(self._flush)
+        return self._store.get_run(record.id)
+
+    async def execute(
+        self,
+        record: RunRecord,
+        samples: Sequence[Sample],
+        prepared: Sequence[PreparedVariant],
+        *,
+        concurrency: int,
+        on_progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[RunStatus, str | None]:
+        """Run these samples through every variant into ``record``'s run; the run's status.
+
+        The run itself is neither created nor finished here (a worker process runs its share
+        of a run this way).
+        """
+        total = len(samples) * len(prepared)
         started = time.perf_counter()
         done = 0
         errors = 0
@@ -187,10 +214,9 @@ class Runner:
         except PlaygroundError as exc:
             # The endpoint cannot be reached at all (e.g. the local model fails to load): the
             # run is finished as failed with that message rather than left "running".
-            self._store.finish_run(record.id, "failed", exc.message)
-            return self._store.get_run(record.id)
+            return "failed", exc.message
         pairs: Iterator[tuple[Sample, PreparedVariant]] = (
-            (sample, variant) for sample in request.samples for variant in prepared
+            (sample, variant) for sample in samples for variant in prepared
         )
 
         def report(result: Result) -> None:
@@ -207,9 +233,9 @@ class Runner:
                     return
                 report(await self._one(llm, record.id, sample, variant))
 
-        status: str = "completed"
+        status: RunStatus = "completed"
         failure: str | None = None
-        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, request.concurrency))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
         watcher = asyncio.ensure_future(_watch(cancel, workers))
         try:
             await asyncio.gather(*workers, return_exceptions=False)
@@ -224,9 +250,7 @@ class Runner:
             await llm.aclose()
         if cancel.is_set() and status == "completed":
             status = "cancelled"
-        self._store.finish_run(record.id, status, failure)  # type: ignore[arg-type]
-        await asyncio.to_thread(self._flush)
-        return self._store.get_run(record.id)
+        return status, failure
 
     async def _one(self, llm: LLM, run_id: str, sample: Sample, variant: PreparedVariant) -> Result:
         prompt = variant.prompt
