@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from prompt_playground.errors import PlaygroundError, SamplesError
 from prompt_playground.llm import LLM, call_parameters
@@ -23,6 +23,9 @@ from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import PromptVersion
 from prompt_playground.runstore import RunRecord, RunStatus, RunStore
 from prompt_playground.schema import ResolvedModel, response_model_for
+
+RunKind = Literal["batch", "playground"]
+"""What started a run: a batch (Compare, the CLI) or one Playground call (kept apart on Runs)."""
 
 
 class PromptSource(Protocol):
@@ -67,6 +70,7 @@ class RunRequest:
     samples_name: str | None = None
     samples_hash: str | None = None
     run_id: str = field(default_factory=lambda: new_run_id())
+    kind: RunKind = "batch"
 
 
 def new_run_id() -> str:
@@ -154,6 +158,7 @@ class Runner:
             concurrency=request.concurrency,
             meta={
                 "pid": os.getpid(),
+                "kind": request.kind,
                 "versions": {p.key: p.prompt.version for p in prepared},
                 "fingerprints": {p.key: p.model.fingerprint for p in prepared},
                 "schemas": {p.key: p.model.schema for p in prepared},
@@ -227,11 +232,13 @@ class Runner:
             if on_progress is not None:
                 on_progress(Progress(record.id, done, total, errors, time.perf_counter() - started))
 
+        kind = record.meta.get("kind", "batch")
+
         async def worker() -> None:
             for sample, variant in pairs:
                 if cancel.is_set():
                     return
-                report(await self._one(llm, record.id, sample, variant))
+                report(await self._one(llm, record.id, sample, variant, kind))
 
         status: RunStatus = "completed"
         failure: str | None = None
@@ -252,7 +259,9 @@ class Runner:
             status = "cancelled"
         return status, failure
 
-    async def _one(self, llm: LLM, run_id: str, sample: Sample, variant: PreparedVariant) -> Result:
+    async def _one(
+        self, llm: LLM, run_id: str, sample: Sample, variant: PreparedVariant, kind: str
+    ) -> Result:
         prompt = variant.prompt
         result = Result(
             run_id=run_id,
@@ -284,7 +293,7 @@ class Runner:
                 variant.model.model,
                 prompt=prompt,
                 trace_id=trace_id,
-                name=f"{variant.key} · {sample.id}"[:200],
+                name=_generation_name(kind, prompt, variant.key, sample.id),
             )
         result.output = outcome.output
         result.raw_output = outcome.raw_output
@@ -311,6 +320,13 @@ async def _watch(cancel: threading.Event, workers: Sequence[asyncio.Future[None]
         await asyncio.sleep(0.1)
     for task in workers:
         task.cancel()
+
+
+def _generation_name(kind: str, prompt: PromptVersion, variant_key: str, sample_id: str) -> str:
+    """A Playground call is named as the prompt it tried; a batch call by variant and sample."""
+    if kind == "playground":
+        return f"playground · {prompt.name} v{prompt.version}"[:200]
+    return f"{variant_key} · {sample_id}"[:200]
 
 
 def _ascii(text: str) -> str:

@@ -64,3 +64,32 @@ def test_delete_needs_confirmation(app_env: Path, services: Services) -> None:
     assert_clean(at)
     assert run_id not in [r.id for r in services.store.list_runs()]
     assert any(f"Deleted {run_id}" in s.value for s in at.success)
+
+
+def test_playground_runs_are_hidden_until_asked_for_and_marked(
+    app_env: Path, services: Services
+) -> None:
+    batch = _insert_run(services)
+    playground = f"run-apptest-play-{uuid.uuid4().hex[:6]}"
+    services.store.create_run(
+        RunRecord(
+            id=playground,
+            prompt_name="chat-extract-feedback",
+            variants=["staging"],
+            total=1,
+            status="completed",
+            meta={"kind": "playground", "versions": {"staging": 2}},
+        ),
+        [Sample(id="playground", row=1, variables={"chat_json": "[]"})],
+    )
+    at = open_page("pages/runs.py")
+    listed = frame_with(at, "status")
+    assert batch in list(listed["run"])
+    assert playground not in list(listed["run"])
+    assert playground not in at.selectbox(key="runs.selected").options
+
+    at.toggle(key="runs.hide_playground").set_value(False).run()
+    assert_clean(at)
+    listed = frame_with(at, "status").set_index("run")
+    assert listed.loc[playground, "kind"] == "Playground"
+    assert listed.loc[batch, "kind"] == "batch"

@@ -37,7 +37,8 @@ PLAY_VAR_PREFIX = "playground.var."
 PLAY_UPLOAD = "playground.upload"
 PLAY_ROW = "playground.row"
 PLAY_RUN = "playground.run"
-PLAY_LAST = "playground.last"
+PLAY_RUN_ID = "playground.run_id"  # the last Run: a one-sample run in the run store
+PLAY_CANCEL = "playground.cancel"
 
 # -- Versions ------------------------------------------------------------------------------
 VERSIONS_PROMPT = "versions.prompt"
@@ -64,3 +65,4 @@ RUNS_DELETE = "runs.delete"
 RUNS_DELETE_CONFIRM = "runs.delete_confirm"
 RUNS_EXPORT_FORMAT = "runs.export_format"
 RUNS_FLASH = "runs.flash"
+RUNS_HIDE_PLAYGROUND = "runs.hide_playground"

@@ -1,20 +1,25 @@
-"""The Playground page: one prompt version, one set of variables, one typed answer and its trace."""
+"""The Playground page: one prompt version, one set of variables, one typed answer and its trace.
+
+The call runs in the background worker as a one-sample run (kind "playground"); the page only
+polls the run store, so it never freezes while the model answers.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from langfuse import Langfuse
 
+from prompt_playground import worker
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.llm import Extraction, call_parameters
-from prompt_playground.models import Variant
+from prompt_playground.llm import call_parameters
+from prompt_playground.models import Sample, Variant
 from prompt_playground.prompts import PromptVersion
+from prompt_playground.runner import PreparedVariant, RunRequest
+from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleLimits, load_samples
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
@@ -27,6 +32,8 @@ from prompt_playground.ui.widgets import (
     trace_panel,
     variant_options,
 )
+
+POLL_S = 0.5  # how often the page looks in the run store while the call is in flight
 
 
 def render() -> None:
@@ -57,12 +64,17 @@ def render() -> None:
         _prompt_details(services, prompt)
     with right:
         variables, chat = _variables_form(services, prompt)
-        run = st.button("Run", type="primary", key=keys.PLAY_RUN)
+        last = _last_run(services)
+        busy = last is not None and last.status == "running"
+        run = st.button("Run", type="primary", key=keys.PLAY_RUN, disabled=busy)
     if run:
-        _run(services, prompt, variables, chat)
-    last = st.session_state.get(keys.PLAY_LAST)
-    if last and last.get("prompt") == (prompt.name, prompt.version):
-        _show_result(services, last)
+        _start(services, prompt, choice, variables, chat)
+    if last is None:
+        return
+    if last.status == "running":
+        _poll(services, last.id)
+    elif _ran(last, prompt):
+        _show_result(services, prompt, last)
 
 
 def _prompt_details(services: Services, prompt: PromptVersion) -> None:
@@ -152,12 +164,14 @@ def _variables_form(
     return values, chat
 
 
-def _run(
+def _start(
     services: Services,
     prompt: PromptVersion,
+    choice: str,
     variables: dict[str, str],
     chat: list[dict[str, str]] | None,
 ) -> None:
+    """Check everything, then hand the call to the background worker as a one-sample run."""
     empty = [k for k, v in variables.items() if not v.strip()]
     if empty:
         st.warning(f"Fill in {', '.join(map(repr, empty))} first.")
@@ -170,53 +184,94 @@ def _run(
             allowed_modules=services.settings.allowed_model_modules,
             small_model_bounds=endpoint.local,
         )
-        messages = prompt.compile(variables, chat)
+        prompt.compile(variables, chat)  # a prompt that cannot be filled is refused here
+        variant = Variant.parse(choice)
+        prepared = PreparedVariant(
+            variant.key, prompt, resolved, call_parameters(prompt.config, endpoint.model)
+        )
+        request = RunRequest(
+            prompt_name=prompt.name,
+            variants=[variant],
+            samples=[Sample(id="playground", row=1, variables=dict(variables), messages=chat)],
+            concurrency=1,
+            samples_name="Playground",
+            kind="playground",
+        )
+        handle = worker.start_run(services, request, [prepared])
     except PlaygroundError as exc:
         show_error(exc, prefix="Nothing was sent.")
         return
-    trace_id = Langfuse.create_trace_id()
-
-    async def call() -> Extraction:
-        llm = services.llm()
-        try:
-            return await llm.extract(
-                messages,
-                resolved.model,
-                prompt=prompt,
-                trace_id=trace_id,
-                name=f"playground · {prompt.name} v{prompt.version}",
-            )
-        finally:
-            await llm.aclose()
-
-    with st.spinner(f"Calling {endpoint.display}…"):
-        extraction = asyncio.run(call())
-    st.session_state[keys.PLAY_LAST] = {
-        "prompt": (prompt.name, prompt.version),
-        "extraction": asdict(extraction),
-        "trace_id": trace_id,
-        "messages": messages,
-        "params": call_parameters(prompt.config, endpoint.model),
-    }
+    st.session_state[keys.PLAY_RUN_ID] = handle.run_id
+    st.rerun()
 
 
-def _show_result(services: Services, last: dict[str, Any]) -> None:
-    ex = last["extraction"]
+def _last_run(services: Services) -> RunRecord | None:
+    run_id: str | None = st.session_state.get(keys.PLAY_RUN_ID)
+    if not run_id:
+        return None
+    try:
+        return services.store.get_run(run_id)
+    except PlaygroundError:  # deleted on the Runs page
+        st.session_state.pop(keys.PLAY_RUN_ID, None)
+        return None
+
+
+def _ran(record: RunRecord, prompt: PromptVersion) -> bool:
+    """Whether the run tried this prompt version (results are shown next to what produced them)."""
+    versions = record.meta.get("versions") or {}
+    return record.prompt_name == prompt.name and prompt.version in versions.values()
+
+
+@st.fragment(run_every=POLL_S)
+def _poll(services: Services, run_id: str) -> None:
+    """Until the call is in the store: "Running…" and Cancel; then the whole page once more."""
+    record = services.store.get_run(run_id)
+    if record.status != "running":
+        st.rerun(scope="app")
+    cancelling = st.button("Cancel", key=keys.PLAY_CANCEL)
+    if cancelling and not worker.cancel_run(run_id):
+        st.caption("This run is not running in this process; it cannot be cancelled from here.")
+    st.info(
+        "Cancelling…" if cancelling else f"Running… ({_elapsed_s(record):.0f} s)",
+        icon=":material/hourglass_top:",
+    )
+
+
+def _elapsed_s(record: RunRecord) -> float:
+    try:
+        started = datetime.fromisoformat(record.created_at)
+    except ValueError:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - started).total_seconds())
+
+
+def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -> None:
+    results = services.store.results(record.id)
+    if not results:
+        if record.status == "failed":
+            st.error(f"The call failed: {record.error or 'no reason recorded'}")
+        elif record.status == "cancelled":
+            st.info("Cancelled before the model answered.")
+        else:
+            st.warning(f"The call ended {record.status} without an answer.")
+        return
+    result = results[0]
     out_col, trace_col = st.columns([1, 1])
     with out_col:
         st.subheader("Output")
-        c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Valid", "yes" if ex["error"] is None else "no")
-        c2.metric("Attempts", ex["attempts"])
-        c3.metric("Latency", f"{ex['latency_ms']:.0f} ms")
-        c4.metric("Tokens in/out", f"{ex['input_tokens'] or 0}/{ex['output_tokens'] or 0}")
-        if ex["error"]:
-            st.error(ex["error"])
-            if ex["raw_output"]:
+        c1, c2, c3, c4, c5 = st.columns(5)
+        c1.metric("Valid", "yes" if result.error is None else "no")
+        c2.metric("Attempts", result.attempts)
+        c3.metric("Latency", f"{result.latency_ms or 0:.0f} ms")
+        c4.metric("Tokens in/out", f"{result.input_tokens or 0}/{result.output_tokens or 0}")
+        c5.metric("Cost", "n/a" if result.cost_usd is None else f"${result.cost_usd:.6f}")
+        if result.error:
+            st.error(result.error)
+            if result.raw_output:
                 with st.expander("Raw output"):
-                    st.code(ex["raw_output"], language=None)
+                    st.code(result.raw_output, language=None)
         else:
-            output = ex["output"] or {}
+            output = result.output or {}
             st.dataframe(
                 pd.DataFrame({"field": list(output), "value": [_text(v) for v in output.values()]}),
                 hide_index=True,
@@ -225,11 +280,22 @@ def _show_result(services: Services, last: dict[str, Any]) -> None:
             with st.expander("JSON"):
                 st.json(output)
         with st.expander("Sent messages"):
-            render_messages(last["messages"])
-            st.json(last["params"])
+            _sent(services, prompt, record)
     with trace_col:
         st.subheader("Trace")
-        trace_panel(services, last["trace_id"], key="playground.trace")
+        trace_panel(services, result.trace_id, key="playground.trace")
+
+
+def _sent(services: Services, prompt: PromptVersion, record: RunRecord) -> None:
+    """The messages as compiled from the run's stored sample, and the call's parameters."""
+    samples = services.store.samples(record.id)
+    if samples:
+        try:
+            render_messages(prompt.compile(samples[0].variables, samples[0].messages))
+        except PlaygroundError as exc:
+            show_error(exc)
+    params = record.meta.get("parameters") or {}
+    st.json(params.get(record.variants[0], {}) if record.variants else {})
 
 
 def _text(value: Any) -> str:

@@ -1,4 +1,8 @@
-"""The Runs page: every comparison run; reopen one on Compare, export it, or delete it."""
+"""The Runs page: every comparison run; reopen one on Compare, export it, or delete it.
+
+Playground calls are stored as one-sample runs too; they are hidden by default so the comparison
+history stays readable.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,18 @@ def render() -> None:
     if not runs:
         st.info("No runs yet. Start one on the Compare page.")
         return
+    playground = sum(_is_playground(r) for r in runs)
+    hide = st.toggle(
+        f"Hide Playground runs ({playground})",
+        value=True,
+        key=keys.RUNS_HIDE_PLAYGROUND,
+        help="Each Run on the Playground page is stored as a one-call run.",
+    )
+    if hide:
+        runs = [r for r in runs if not _is_playground(r)]
+    if not runs:
+        st.info("Only Playground runs so far. Show them above, or start a comparison on Compare.")
+        return
     st.dataframe(_table(runs), hide_index=True, key="runs.table")
     ids = [r.id for r in runs]
     if st.session_state.get(keys.RUNS_SELECTED) not in ids:
@@ -41,11 +57,16 @@ def render() -> None:
     _actions(services, record)
 
 
+def _is_playground(record: RunRecord) -> bool:
+    return record.meta.get("kind") == "playground"
+
+
 def _table(runs: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
                 "run": r.id,
+                "kind": "Playground" if _is_playground(r) else "batch",
                 "status": r.status,
                 "prompt": r.prompt_name,
                 "variants": ", ".join(r.variants),
@@ -85,7 +106,8 @@ def _actions(services: Services, record: RunRecord) -> None:
     with c3:
         live = worker.get_handle(record.id)
         if live is not None and live.running:
-            st.caption("This run is still going; cancel it on Compare before deleting it.")
+            where = "the Playground" if _is_playground(record) else "Compare"
+            st.caption(f"This run is still going; cancel it on {where} before deleting it.")
         elif st.button("Delete run…", key=keys.RUNS_DELETE):
             st.session_state["runs.confirm_for"] = record.id
         if st.session_state.get("runs.confirm_for") == record.id:
