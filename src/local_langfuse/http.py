@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from datetime import UTC, datetime
@@ -48,11 +50,6 @@ def format_ts(value: datetime) -> str:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def ns_to_iso(nanos: int) -> str:
-    """OTLP nanoseconds since the epoch → ISO timestamp with millisecond precision."""
-    return format_ts(datetime.fromtimestamp(nanos / 1e9, tz=UTC))
 
 
 def parse_ts(value: str, field: str) -> datetime:
@@ -109,3 +106,47 @@ def json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def dt_to_ts(value: datetime) -> str:
+    """A datetime → the stored timestamp, fixed-width ISO with microseconds (sorts as text)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def time_range(
+    request: Request,
+    column: str,
+    since: str,
+    until: str,
+    where: list[str],
+    args: list[Any],
+) -> None:
+    """Add ``since <= column < until`` from two ISO query parameters, when given."""
+    query = request.query_params
+    if query.get(since):
+        where.append(f"{column} >= ?")
+        args.append(dt_to_ts(parse_ts(query[since], since)))
+    if query.get(until):
+        where.append(f"{column} < ?")
+        args.append(dt_to_ts(parse_ts(query[until], until)))
+
+
+def encode_cursor(sort_key: str, row_id: str) -> str:
+    """An opaque keyset cursor for the next page (``meta.cursor``)."""
+    raw = json.dumps([sort_key, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (sort key, id) of a cursor from :func:`encode_cursor`, or a 400 saying what to pass."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sort_key, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadRequestError(
+            "Query parameter 'cursor' is not a cursor this server returned; pass meta.cursor "
+            "from the previous page unchanged."
+        ) from exc
+    return str(sort_key), str(row_id)

@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from local_langfuse.db import Database
 from local_langfuse.errors import ApiError, BadRequestError, PayloadTooLargeError
+from local_langfuse.http import dt_to_ts
 
 OBSERVATION_TYPES = frozenset(
     {
@@ -296,12 +297,6 @@ def ns_to_ts(nanos: int) -> str:
     """Nanoseconds → the stored timestamp, fixed-width ISO with microseconds (sorts as text)."""
     secs, rem = divmod(nanos, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
-
-
-def dt_to_ts(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _decode(value: Any) -> Any:

@@ -6,8 +6,6 @@ the columns the OTLP mapping stored (see ``local_langfuse.ingest``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
 from datetime import datetime
@@ -20,8 +18,8 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotImplementedApiError
-from local_langfuse.http import int_param, json_response, parse_ts
-from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES, dt_to_ts
+from local_langfuse.http import decode_cursor, encode_cursor, int_param, json_response, time_range
+from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES
 
 router = APIRouter()
 
@@ -174,21 +172,6 @@ def parse_groups(raw: str | None) -> frozenset[str]:
     return frozenset(groups | {"core"})
 
 
-def _encode_cursor(start_time: str, obs_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([start_time, obs_id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        start, obs_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise BadRequestError(
-            "Query parameter 'cursor' is not a cursor this server returned; pass meta.cursor "
-            "from the previous page unchanged."
-        ) from exc
-    return str(start), str(obs_id)
-
-
 def _bool_param(request: Request, name: str) -> bool | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -264,14 +247,9 @@ def list_observations(request: Request) -> Response:
     if environments:
         where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
         args.extend(environments)
-    if query.get("fromStartTime"):
-        where.append("o.start_time >= ?")
-        args.append(dt_to_ts(parse_ts(query["fromStartTime"], "fromStartTime")))
-    if query.get("toStartTime"):
-        where.append("o.start_time < ?")
-        args.append(dt_to_ts(parse_ts(query["toStartTime"], "toStartTime")))
+    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
     if query.get("cursor"):
-        start, obs_id = _decode_cursor(query["cursor"])
+        start, obs_id = decode_cursor(query["cursor"])
         where.append("(o.start_time < ? OR (o.start_time = ? AND o.id < ?))")
         args.extend([start, start, obs_id])
 
@@ -284,6 +262,6 @@ def list_observations(request: Request) -> Response:
     meta: dict[str, Any] = {}
     if len(rows) > limit:
         rows = rows[:limit]
-        meta["cursor"] = _encode_cursor(rows[-1]["start_time"], rows[-1]["id"])
+        meta["cursor"] = encode_cursor(rows[-1]["start_time"], rows[-1]["id"])
     data = [observation_v2(row, groups, config.project_id, expand) for row in rows]
     return json_response({"data": data, "meta": meta})

@@ -7,8 +7,6 @@ in a 207 with a message per score, as Langfuse does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
@@ -24,8 +22,17 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
-from local_langfuse.http import int_param, json_response, now_iso, parse_ts, read_json
-from local_langfuse.ingest import dt_to_ts
+from local_langfuse.http import (
+    decode_cursor,
+    dt_to_ts,
+    encode_cursor,
+    int_param,
+    json_response,
+    now_iso,
+    parse_ts,
+    read_json,
+    time_range,
+)
 from local_langfuse.routes.observations import api_ts
 
 router = APIRouter()
@@ -365,23 +372,6 @@ def _value_filter(
             args.append(value_max)
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        timestamp, score_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise BadRequestError(
-            "Query parameter 'cursor' is not a cursor this server returned; pass meta.cursor "
-            "from the previous page unchanged."
-        ) from exc
-    return str(timestamp), str(score_id)
-
-
-def _encode_cursor(timestamp: str, score_id: str) -> str:
-    raw = json.dumps([timestamp, score_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 @router.get("/api/public/v3/scores")
 def list_scores(request: Request) -> Response:
     config: ServerConfig = request.app.state.config
@@ -428,14 +418,9 @@ def list_scores(request: Request) -> Response:
     _in("dataset_run_id", runs, where, args)
     _value_filter(request, data_types, where, args)
     query = request.query_params
-    if query.get("fromTimestamp"):
-        where.append("timestamp >= ?")
-        args.append(dt_to_ts(parse_ts(query["fromTimestamp"], "fromTimestamp")))
-    if query.get("toTimestamp"):
-        where.append("timestamp < ?")
-        args.append(dt_to_ts(parse_ts(query["toTimestamp"], "toTimestamp")))
+    time_range(request, "timestamp", "fromTimestamp", "toTimestamp", where, args)
     if query.get("cursor"):
-        timestamp, score_id = _decode_cursor(query["cursor"])
+        timestamp, score_id = decode_cursor(query["cursor"])
         where.append("(timestamp < ? OR (timestamp = ? AND id < ?))")
         args.extend([timestamp, timestamp, score_id])
     sql = "SELECT * FROM scores"
@@ -447,7 +432,7 @@ def list_scores(request: Request) -> Response:
     meta: dict[str, Any] = {"limit": limit}
     if len(rows) > limit:
         rows = rows[:limit]
-        meta["cursor"] = _encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
+        meta["cursor"] = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
     data = [score_v3(row, groups, config.project_id) for row in rows]
     return json_response({"data": data, "meta": meta})
 

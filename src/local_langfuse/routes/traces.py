@@ -17,8 +17,7 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
-from local_langfuse.http import int_param, json_response, page_meta, parse_ts, read_json
-from local_langfuse.ingest import dt_to_ts
+from local_langfuse.http import int_param, json_response, page_meta, read_json, time_range
 from local_langfuse.routes.observations import api_ts, decode_json, seconds_between
 from local_langfuse.routes.scores import score_v1
 
@@ -208,12 +207,7 @@ def list_traces(request: Request) -> Response:
     if environments:
         where.append(f"environment IN ({', '.join('?' for _ in environments)})")
         args.extend(environments)
-    if query.get("fromTimestamp"):
-        where.append("timestamp >= ?")
-        args.append(dt_to_ts(parse_ts(query["fromTimestamp"], "fromTimestamp")))
-    if query.get("toTimestamp"):
-        where.append("timestamp < ?")
-        args.append(dt_to_ts(parse_ts(query["toTimestamp"], "toTimestamp")))
+    time_range(request, "timestamp", "fromTimestamp", "toTimestamp", where, args)
     order = "timestamp DESC"
     if query.get("orderBy"):
         field, _, direction = query["orderBy"].partition(".")
