@@ -29,11 +29,10 @@ from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
-    prompt_picker,
+    prompt_and_variants,
     show_error,
     sidebar_status,
     trace_panel,
-    variant_options,
     versions_of,
 )
 
@@ -203,14 +202,10 @@ def _setup(services: Services) -> None:
             if source.is_file:
                 _save_as_dataset(services, source, sample_set)
 
-    name = prompt_picker(services, keys.COMPARE_PROMPT)
-    if name is None:
+    picked = prompt_and_variants(services, keys.COMPARE_PROMPT)
+    if picked is None:
         return
-    try:
-        options = variant_options(services, name)
-    except PlaygroundError as exc:
-        show_error(exc)
-        return
+    name, options = picked
     defaults = [o for o in ("production", "staging") if o in options] or options[:2]
     if keys.COMPARE_VARIANTS in st.session_state:
         st.session_state[keys.COMPARE_VARIANTS] = [

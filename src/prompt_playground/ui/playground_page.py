@@ -25,12 +25,11 @@ from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
-    prompt_picker,
+    prompt_and_variants,
     render_messages,
     show_error,
     sidebar_status,
     trace_panel,
-    variant_options,
 )
 
 POLL_S = 0.5  # how often the page looks in the run store while the call is in flight
@@ -40,14 +39,10 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Playground")
-    name = prompt_picker(services, keys.PLAY_PROMPT)
-    if name is None:
+    picked = prompt_and_variants(services, keys.PLAY_PROMPT)
+    if picked is None:
         return
-    try:
-        options = variant_options(services, name)
-    except PlaygroundError as exc:
-        show_error(exc)
-        return
+    name, options = picked
     if st.session_state.get(keys.PLAY_VARIANT) not in options:
         st.session_state.pop(keys.PLAY_VARIANT, None)
     choice = st.selectbox("Label or version", options, key=keys.PLAY_VARIANT)

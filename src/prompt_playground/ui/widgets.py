@@ -68,6 +68,18 @@ def prompt_picker(services: Services, key: str) -> str | None:
     return chosen
 
 
+def prompt_and_variants(services: Services, key: str) -> tuple[str, list[str]] | None:
+    """The prompt picker, then that prompt's label/version options (None: nothing to pick)."""
+    name = prompt_picker(services, key)
+    if name is None:
+        return None
+    try:
+        return name, variant_options(services, name)
+    except PlaygroundError as exc:
+        show_error(exc)
+        return None
+
+
 def variant_options(services: Services, name: str) -> list[str]:
     """Labels first (production, staging, …, latest), then every version as ``v3``."""
     versions = versions_of(services, name)
