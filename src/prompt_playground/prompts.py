@@ -280,30 +280,29 @@ class LangfusePromptStore:
         """Create versions only where the spec differs from Langfuse; re-running creates nothing.
 
         A single-version spec is compared with the newest version. A spec with ``versions``
-        (oldest first) creates each listed version that no existing version equals.
+        (oldest first) creates each listed version that no existing version equals. Langfuse is
+        read once per prompt, not once per listed version.
         """
         name = str(spec["name"])
+        exists = self.exists(name)
         if "versions" not in spec:
-            return [self._sync_one(name, spec, spec, against_all=False)]
-        return [self._sync_one(name, spec, v, against_all=True) for v in spec["versions"]]
+            newest = [self.get(name, Variant(label="latest"))] if exists else []
+            return [self._sync_one(name, spec, spec, newest)]
+        existing = self.versions(name) if exists else []
+        return [self._sync_one(name, spec, v, existing) for v in spec["versions"]]
 
     def _sync_one(
         self,
         name: str,
         spec: Mapping[str, Any],
         version: Mapping[str, Any],
-        *,
-        against_all: bool,
+        existing: list[PromptVersion],
     ) -> SyncOutcome:
+        """Sync one version against ``existing`` (a created version is appended to it)."""
         type_: PromptType = "chat" if spec.get("type", "text") == "chat" else "text"
         prompt = version["prompt"]
         config = dict(version.get("config") or {})
         wanted = _normalized(prompt, config)
-        existing: list[PromptVersion] = []
-        if self.exists(name):
-            existing = (
-                self.versions(name) if against_all else [self.get(name, Variant(label="latest"))]
-            )
         match = next((v for v in existing if _normalized(v.prompt, v.config) == wanted), None)
         if match is not None:
             for label in version.get("labels") or []:
@@ -319,6 +318,7 @@ class LangfusePromptStore:
             tags=spec.get("tags"),
             commit_message=version.get("commit_message"),
         )
+        existing.append(created)
         return SyncOutcome(name=name, status="created", version=created.version)
 
     # -- helpers -----------------------------------------------------------------------------
