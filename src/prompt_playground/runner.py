@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from langfuse import propagate_attributes
+
 from prompt_playground.errors import PlaygroundError, SamplesError
 from prompt_playground.llm import LLM, call_parameters
 from prompt_playground.models import Result, Sample, Variant
@@ -280,8 +282,6 @@ class Runner:
             result.error = f"Row {sample.row}: {exc.message}"
             return result
         trace_id = self._new_trace_id()
-        from langfuse import propagate_attributes
-
         with propagate_attributes(
             session_id=run_id,
             tags=[_ascii(variant.key)],
