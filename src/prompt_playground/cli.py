@@ -138,7 +138,6 @@ def run(
     from prompt_playground.runner import (
         Progress,
         RunRequest,
-        check_variables,
         file_hash,
         prepare_variants,
     )
@@ -198,7 +197,6 @@ def run(
                 f"Pre-flight failed, nothing was sent to the model. {report.summary()}",
                 "\n".join(p.message for p in report.errors[:50]),
             )
-        check_variables(prepared, sample_set.samples)
         request = RunRequest(
             prompt_name=prompt,
             variants=variants,

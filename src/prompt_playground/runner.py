@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 from langfuse import propagate_attributes
 
-from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.errors import PlaygroundError
 from prompt_playground.llm import LLM, call_parameters
 from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import PromptVersion
@@ -112,21 +112,6 @@ def prepare_variants(
         params = call_parameters(prompt.config, default_model)
         prepared.append(PreparedVariant(variant.key, prompt, model, params))
     return prepared
-
-
-def check_variables(prepared: Sequence[PreparedVariant], samples: Sequence[Sample]) -> None:
-    """Every variable of every variant must be provided by the samples (pre-flight)."""
-    provided: set[str] = set()
-    for sample in samples:
-        provided.update(sample.variables)
-    for p in prepared:
-        missing = [v for v in p.prompt.variables if v not in provided]
-        if missing:
-            raise SamplesError(
-                f"Prompt '{p.prompt.name}' v{p.prompt.version} ({p.key}) needs "
-                f"{', '.join(map(repr, missing))}, but the samples have no such column. "
-                f"Columns: {', '.join(sorted(provided)) or 'none'}. Map a column to it."
-            )
 
 
 class Runner:

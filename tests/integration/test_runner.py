@@ -20,7 +20,7 @@ from langfuse import Langfuse
 from pydantic import SecretStr
 
 from local_langfuse import LocalLangfuseServer
-from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.errors import PlaygroundError
 from prompt_playground.llm import Endpoint, InstructorLLM
 from prompt_playground.models import Sample, Variant
 from prompt_playground.prompts import LangfusePromptStore, PromptVersion
@@ -29,7 +29,6 @@ from prompt_playground.runner import (
     Progress,
     Runner,
     RunRequest,
-    check_variables,
     file_hash,
     prepare_variants,
 )
@@ -298,14 +297,6 @@ def test_a_variant_chosen_twice_is_refused_before_any_lookup(prompts: LangfusePr
     with pytest.raises(PlaygroundError, match="repeated: v1"):
         prepare(counting, "whatever", "v1", "1")
     assert counting.calls == []
-
-
-def test_check_variables_names_the_missing_column(
-    prompts: LangfusePromptStore, prompt_name: str
-) -> None:
-    prepared = prepare(prompts, prompt_name, "production")
-    with pytest.raises(SamplesError, match=r"needs 'text'.*Columns: body"):
-        check_variables(prepared, [Sample(id="1", row=1, variables={"body": "x"})])
 
 
 def test_progress_reaches_total_and_rows_are_stored_before_each_report(

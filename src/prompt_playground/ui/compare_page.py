@@ -19,7 +19,7 @@ from prompt_playground.datasets import dataset_sample_set, sample_set_digest, sa
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.export import export_bytes, export_filename
 from prompt_playground.models import Variant
-from prompt_playground.runner import RunRequest, check_variables, file_hash, prepare_variants
+from prompt_playground.runner import RunRequest, file_hash, prepare_variants
 from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleLimits, SampleSet, load_samples, preflight
 from prompt_playground.schema import response_model_for
@@ -335,7 +335,6 @@ def _start(
             small_model_bounds=endpoint.local,
         )
         mapped = apply_mapping(sample_set, mapping) if mapping else sample_set
-        check_variables(prepared, mapped.samples)
         request = RunRequest(
             prompt_name=name,
             variants=variants,
