@@ -43,12 +43,12 @@ from bench.engine_procs import (
     Server,
     base_env,
     fake_openai,
-    free_port,
     fresh_copy,
     local_langfuse,
     measure,
     note,
 )
+from tests.support.servers import free_port
 
 PROMPT = "chat-extract-feedback"
 EXAMPLES = ROOT / "src" / "prompt_playground" / "examples"

@@ -191,14 +191,6 @@ def local_langfuse(port: int, db: Path, *, env: dict[str, str], work: Path) -> S
     raise RuntimeError(f"local-langfuse did not start; see {work / 'local-langfuse.log'}")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fresh_copy(template: Path, target: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from tests.support.servers import cli_command, free_port
 
 PUBLIC_KEY = "pk-lf-bench"
 SECRET_KEY = "sk-lf-bench"
@@ -54,20 +55,6 @@ PROMPT = {
     },
     "commitMessage": "bench prompt",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("prompt-playground")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "prompt_playground.cli"]
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], port: int, what: str) -> None:
@@ -200,7 +187,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     seconds: float = args.seconds
-    server_cli = _cli()
+    server_cli = cli_command()
     if args.switch_interval is not None:
         server_cli = [
             sys.executable,
@@ -210,7 +197,7 @@ def main() -> None:
         ]
 
     with tempfile.TemporaryDirectory(prefix="langfuse-bench-") as tmp:
-        lf_port, base_port = _free_port(), _free_port()
+        lf_port, base_port = free_port(), free_port()
         db = Path(tmp) / "bench.sqlite3"
         local = _start(
             [*server_cli, "local-langfuse", "--port", str(lf_port), "--db", str(db)],

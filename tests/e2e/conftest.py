@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -55,12 +56,6 @@ class App:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -131,7 +126,7 @@ def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFactory]:
     def start(**env_extra: str) -> App:
         data_dir = tmp_path_factory.mktemp("playground-data")
         log_path = data_dir.parent / f"{data_dir.name}-streamlit.log"
-        port = _free_port()
+        port = free_port()
         env = clean_env(PLAYGROUND_DATA_DIR=str(data_dir), **env_extra)
         command = [
             sys.executable,

@@ -9,10 +9,8 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +24,13 @@ from pydantic import SecretStr
 
 from local_langfuse import LocalLangfuseServer, ServerConfig
 from local_langfuse.routes import ROUTERS
-from tests.support.servers import PUBLIC_KEY, SECRET_KEY, start_local_langfuse
+from tests.support.servers import (
+    PUBLIC_KEY,
+    SECRET_KEY,
+    cli_command,
+    free_port,
+    start_local_langfuse,
+)
 
 AUTH = (PUBLIC_KEY, SECRET_KEY)
 SMALL_LIMIT = 64 * 1024
@@ -192,24 +196,19 @@ def test_data_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
         second.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("prompt-playground")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "prompt_playground.cli"]
-
-
 def _start_cli(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LANGFUSE_PUBLIC_KEY": PUBLIC_KEY, "LANGFUSE_SECRET_KEY": SECRET_KEY}
     process = subprocess.Popen(
-        [*_cli(), "local-langfuse", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)],
+        [
+            *cli_command(),
+            "local-langfuse",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -246,7 +245,7 @@ def _write_items(base_url: str, acked: list[str], stop: threading.Event, prefix:
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "crash.sqlite3"
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = _start_cli(db, port)
     acked: list[str] = []
@@ -300,7 +299,16 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10"])
 def test_cli_refuses_a_non_loopback_host_without_allow_remote(tmp_path: Path, host: str) -> None:
     done = subprocess.run(
-        [*_cli(), "local-langfuse", "--host", host, "--port", "0", "--db", str(tmp_path / "x")],
+        [
+            *cli_command(),
+            "local-langfuse",
+            "--host",
+            host,
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "x"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
