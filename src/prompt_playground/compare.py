@@ -10,15 +10,15 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from prompt_playground.errors import SchemaError
 from prompt_playground.models import Result
+from prompt_playground.schema import FieldKind, field_specs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FieldKind = Literal["enum", "boolean", "number", "integer", "string", "list", "object"]
 Schema = Mapping[str, Any]
 SchemaOrSchemas = Schema | Mapping[str, Schema]
 
@@ -38,80 +38,13 @@ _MISSING = object()
 def field_kinds(schema: Schema) -> dict[str, FieldKind]:
     """The kind of each top-level property of a JSON schema, in schema order.
 
-    ``$ref`` (to ``#/$defs/...`` or ``#/definitions/...``), ``allOf`` with one member and
-    ``anyOf``/``oneOf``/``type`` lists that only add ``null`` are resolved; a union of different
-    kinds is compared as ``object`` (canonical JSON equality).
+    Read from :func:`prompt_playground.schema.field_specs` (``$ref``, single ``allOf`` and
+    nullable unions resolved; a union of different kinds is compared as JSON).
 
     Raises:
         SchemaError: a ``$ref`` points outside the schema or to a missing definition.
     """
-    properties = _resolve(schema, schema).get("properties") or {}
-    if not isinstance(properties, Mapping):
-        raise SchemaError("The response schema's 'properties' must be an object of field schemas.")
-    return {str(name): _kind(schema, sub) for name, sub in properties.items()}
-
-
-def _resolve(root: Schema, node: Any, depth: int = 0) -> Mapping[str, Any]:
-    if not isinstance(node, Mapping):
-        return {}
-    if depth > 32:
-        raise SchemaError("The response schema's $ref chain is too deep (a cycle?).")
-    ref = node.get("$ref")
-    if isinstance(ref, str):
-        target: Any = root
-        if not ref.startswith("#/"):
-            raise SchemaError(
-                f"The response schema refers to {ref!r}; only local references "
-                "('#/$defs/Name') are supported."
-            )
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
-                raise SchemaError(
-                    f"The response schema refers to {ref!r}, which it does not define."
-                )
-            target = target[part]
-        return _resolve(root, target, depth + 1)
-    all_of = node.get("allOf")
-    if isinstance(all_of, list) and len(all_of) == 1:
-        return _resolve(root, all_of[0], depth + 1)
-    return node
-
-
-def _kind(root: Schema, node: Any) -> FieldKind:
-    resolved = _resolve(root, node)
-    if "enum" in resolved or "const" in resolved:
-        return "enum"
-    for key in ("anyOf", "oneOf"):
-        branches = resolved.get(key)
-        if isinstance(branches, list):
-            kinds = {
-                _kind(root, b)
-                for b in branches
-                if not (isinstance(b, Mapping) and _resolve(root, b).get("type") == "null")
-            }
-            return _merge_kinds(kinds)
-    declared = resolved.get("type")
-    types = [declared] if isinstance(declared, str) else list(declared or [])
-    types = [t for t in types if t != "null"]
-    kinds = {_TYPE_KINDS.get(t, "object") for t in types}
-    if not kinds:
-        if "properties" in resolved:
-            return "object"
-        if "items" in resolved:
-            return "list"
-        return "object"
-    return _merge_kinds(kinds)
-
-
-_TYPE_KINDS: dict[str, FieldKind] = {
-    "string": "string",
-    "boolean": "boolean",
-    "number": "number",
-    "integer": "integer",
-    "array": "list",
-    "object": "object",
-}
+    return {spec.name: spec.kind for spec in field_specs(schema)}
 
 
 def _merge_kinds(kinds: Iterable[FieldKind]) -> FieldKind:

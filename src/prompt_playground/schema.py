@@ -84,6 +84,25 @@ def schema_fingerprint(schema: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------- schema → model
 
 
+def resolve_ref(root: Mapping[str, Any], ref: Any, path: str) -> tuple[Mapping[str, Any], str]:
+    """The definition a local ``$ref`` names, and its path; a clear error for any other."""
+    if not isinstance(ref, str) or not ref.startswith(_REF_PREFIXES):
+        raise _fail(
+            path,
+            f"$ref {ref!r} is not supported: only local references ('#/$defs/Name') are.",
+        )
+    prefix = next(p for p in _REF_PREFIXES if ref.startswith(p))
+    name = ref[len(prefix) :]
+    container = root.get(prefix[2:-1])
+    if not isinstance(container, Mapping) or name not in container:
+        known = ", ".join(container) if isinstance(container, Mapping) else "none"
+        raise _fail(path, f"$ref {ref!r} points to nothing (definitions: {known}).")
+    target = container[name]
+    if not isinstance(target, Mapping):
+        raise _fail(f"{prefix[1:]}{name}", "a definition must be a JSON object.")
+    return target, f"{prefix[1:-1]}/{name}"
+
+
 class _Builder:
     def __init__(self, root: Mapping[str, Any], *, bounds: bool) -> None:
         self.root = root
@@ -93,20 +112,7 @@ class _Builder:
         self.names: set[str] = set()
 
     def resolve(self, ref: Any, path: str) -> tuple[Mapping[str, Any], str]:
-        if not isinstance(ref, str) or not ref.startswith(_REF_PREFIXES):
-            raise _fail(
-                path, f"$ref {ref!r} is not supported; use a local '#/$defs/Name' reference."
-            )
-        prefix = next(p for p in _REF_PREFIXES if ref.startswith(p))
-        name = ref[len(prefix) :]
-        container = self.root.get(prefix[2:-1])
-        if not isinstance(container, Mapping) or name not in container:
-            known = ", ".join(container) if isinstance(container, Mapping) else "none"
-            raise _fail(path, f"$ref {ref!r} points to nothing (definitions: {known}).")
-        target = container[name]
-        if not isinstance(target, Mapping):
-            raise _fail(f"{prefix[1:]}{name}", "a definition must be a JSON object.")
-        return target, f"{prefix[1:-1]}/{name}"
+        return resolve_ref(self.root, ref, path)
 
     def unique_name(self, wanted: str) -> str:
         base = re.sub(r"\W", "_", wanted).strip("_") or "Model"
@@ -508,10 +514,7 @@ def _deref(root: Mapping[str, Any], node: Any, depth: int = 0) -> Mapping[str, A
     if not isinstance(node, Mapping) or depth > _MAX_DEPTH:
         return {}
     if "$ref" in node:
-        ref = node["$ref"]
-        prefix = next((p for p in _REF_PREFIXES if isinstance(ref, str) and ref.startswith(p)), "")
-        container = root.get(prefix[2:-1]) if prefix else None
-        target = container.get(ref[len(prefix) :]) if isinstance(container, Mapping) else None
+        target, _ = resolve_ref(root, node["$ref"], "/$ref")
         merged = {
             **_deref(root, target, depth + 1),
             **{k: v for k, v in node.items() if k != "$ref"},
@@ -549,6 +552,10 @@ def _kind_of(node: Mapping[str, Any]) -> FieldKind:
         return "enum"
     kind = node.get("type")
     if isinstance(kind, list):
+        if set(kind) == {"integer", "number"}:
+            return "number"
+        if len(kind) > 1:
+            return "object"  # several types: compared as JSON
         kind = kind[0] if kind else None
     mapping: dict[Any, FieldKind] = {
         "string": "string",
