@@ -7,9 +7,10 @@ traceback; the build is retried on the next rerun because failures are not cache
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import streamlit as st
 from pydantic import ValidationError
@@ -100,6 +101,40 @@ def _strip_client(version: PromptVersion) -> PromptVersion:
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_names(_services: Services, cache_key: str) -> list[str]:
     return list_dataset_names(_services.langfuse, base_url=_services.langfuse_url)
+
+
+TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
+
+
+class TraceNotReadyError(Exception):
+    """The trace has no observations yet; raised so that the empty answer is not cached."""
+
+
+@st.cache_resource(ttl=600, max_entries=256, show_spinner=False)
+def trace_observations(_services: Services, cache_key: str, trace_id: str) -> list[Any]:
+    """A finished result's trace, read once: flush, then retry briefly until it appears.
+
+    A trace does not change once its result is stored, so reruns and the live refresh of a
+    running comparison read it from here instead of from Langfuse.
+    """
+    _services.langfuse.flush()
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            response = _services.langfuse.api.observations.get_many(
+                trace_id=trace_id, fields=TRACE_FIELDS, limit=100
+            )
+            data = list(response.data)
+        except Exception as exc:
+            raise PlaygroundError(
+                f"Could not load trace {trace_id} from Langfuse: {type(exc).__name__}.",
+                details=str(exc)[:2000],
+            ) from exc
+        if data:
+            return data
+        if time.monotonic() >= deadline:
+            raise TraceNotReadyError(trace_id)
+        time.sleep(0.25)
 
 
 def clear_prompt_cache() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +15,6 @@ from prompt_playground.prompts import PromptVersion
 from prompt_playground.ui import services as svc
 
 logger = logging.getLogger(__name__)
-
-TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
 
 
 def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
@@ -128,26 +125,6 @@ def render_messages(messages: Sequence[dict[str, Any]]) -> None:
 # -- traces --------------------------------------------------------------------------------
 
 
-def fetch_observations(services: Services, trace_id: str, wait_s: float = 5.0) -> list[Any]:
-    """The trace's observations, flushing first and retrying briefly until they appear."""
-    services.langfuse.flush()
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            response = services.langfuse.api.observations.get_many(
-                trace_id=trace_id, fields=TRACE_FIELDS, limit=100
-            )
-            data = list(response.data)
-        except Exception as exc:
-            raise PlaygroundError(
-                f"Could not load trace {trace_id} from Langfuse: {type(exc).__name__}.",
-                details=str(exc)[:2000],
-            ) from exc
-        if data or time.monotonic() >= deadline:
-            return data
-        time.sleep(0.25)
-
-
 def trace_panel(services: Services, trace_id: str | None, *, key: str) -> None:
     """The observation tree of one trace (timings, input/output, model, usage), or a link."""
     if not trace_id:
@@ -157,12 +134,12 @@ def trace_panel(services: Services, trace_id: str | None, *, key: str) -> None:
     if url:
         st.link_button("Open in Langfuse", url, key=f"{key}.link")
     try:
-        observations = fetch_observations(services, trace_id)
+        observations = svc.trace_observations(services, svc.cache_key(services), trace_id)
+    except svc.TraceNotReadyError:
+        st.caption(f"Trace {trace_id} has no observations yet (still being sent?).")
+        return
     except PlaygroundError as exc:
         show_error(exc)
-        return
-    if not observations:
-        st.caption(f"Trace {trace_id} has no observations yet (still being sent?).")
         return
     by_parent: dict[str | None, list[Any]] = {}
     ids = {o.id for o in observations}
