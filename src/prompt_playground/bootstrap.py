@@ -69,11 +69,6 @@ class Services:
     def embedded_langfuse(self) -> bool:
         return self.settings.embedded_langfuse
 
-    @property
-    def endpoint_started(self) -> bool:
-        """Whether the LLM endpoint was resolved yet (the sidebar must not start the model)."""
-        return self._endpoint is not None
-
     def endpoint(self) -> Endpoint:
         """The LLM endpoint (starting the embedded local model on first use)."""
         with self._lock:
@@ -138,6 +133,15 @@ class Services:
         return ConnectionStatus("Langfuse", target, self.embedded_langfuse, True, "connected")
 
     def llm_status(self) -> ConnectionStatus:
+        """Where calls go; the embedded model is not started just to report on it."""
+        if self.settings.embedded_model and self._endpoint is None:
+            return ConnectionStatus(
+                "LLM",
+                "embedded local model",
+                True,
+                True,
+                "starts on the first run (SmolLM2 via llama.cpp on 127.0.0.1)",
+            )
         try:
             endpoint = self.endpoint()
         except PlaygroundError as exc:

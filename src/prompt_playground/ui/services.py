@@ -144,21 +144,7 @@ def clear_prompt_cache() -> None:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def connection_statuses(_services: Services, cache_key: str) -> list[ConnectionStatus]:
-    statuses = [_services.langfuse_status()]
-    started = _services.endpoint_started
-    if _services.settings.embedded_model and not started:
-        statuses.append(
-            ConnectionStatus(
-                "LLM",
-                "embedded local model",
-                True,
-                True,
-                "starts on the first run (SmolLM2 via llama.cpp on 127.0.0.1)",
-            )
-        )
-    else:
-        statuses.append(_services.llm_status())
-    return statuses
+    return [_services.langfuse_status(), _services.llm_status()]
 
 
 def cache_key(services: Services) -> str:
