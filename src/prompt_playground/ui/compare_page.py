@@ -29,6 +29,7 @@ from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
+    find_version,
     prompt_and_variants,
     show_error,
     sidebar_status,
@@ -266,15 +267,7 @@ def _variables_and_schemas(
     problems: list[str] = []
     for key in chosen:
         variant = Variant.parse(key)
-        match = next(
-            (
-                v
-                for v in versions
-                if (variant.version is not None and v.version == variant.version)
-                or (variant.label is not None and variant.label in v.labels)
-            ),
-            None,
-        )
+        match = find_version(versions, variant)
         if match is None:
             problems.append(f"Prompt '{name}' has no {key} (it may have just moved); reload.")
             continue

@@ -15,21 +15,22 @@ import streamlit as st
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.llm import call_parameters
 from prompt_playground.models import Sample, Variant
 from prompt_playground.prompts import PromptVersion
-from prompt_playground.runner import PreparedVariant, RunRequest
+from prompt_playground.runner import RunRequest, prepare_variants
 from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleLimits, load_samples
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
+    find_version,
     prompt_and_variants,
     render_messages,
     show_error,
     sidebar_status,
     trace_panel,
+    versions_of,
 )
 
 POLL_S = 0.5  # how often the page looks in the run store while the call is in flight
@@ -49,9 +50,12 @@ def render() -> None:
     if choice is None:
         return
     try:
-        prompt = services.prompts.get(name, Variant.parse(choice))
+        prompt = find_version(versions_of(services, name), Variant.parse(choice))
     except PlaygroundError as exc:
         show_error(exc)
+        return
+    if prompt is None:
+        st.warning(f"Prompt '{name}' has no {choice} (it may have just moved); reload.")
         return
 
     left, right = st.columns([1, 1])
@@ -63,7 +67,7 @@ def render() -> None:
         busy = last is not None and last.status == "running"
         run = st.button("Run", type="primary", key=keys.PLAY_RUN, disabled=busy)
     if run:
-        _start(services, prompt, choice, variables, chat)
+        _start(services, name, choice, variables, chat)
     if last is None:
         return
     if last.status == "running":
@@ -161,7 +165,7 @@ def _variables_form(
 
 def _start(
     services: Services,
-    prompt: PromptVersion,
+    name: str,
     choice: str,
     variables: dict[str, str],
     chat: list[dict[str, str]] | None,
@@ -174,25 +178,27 @@ def _start(
     try:
         with st.spinner("Connecting to the model…"):
             endpoint = services.endpoint()
-        resolved = response_model_for(
-            prompt.config,
+        variant = Variant.parse(choice)
+        # Fetched (not taken from the cached versions) for its SDK client: the call links its
+        # generation to the prompt version through it.
+        prepared = prepare_variants(
+            services.prompts,
+            name,
+            [variant],
+            default_model=endpoint.model,
             allowed_modules=services.settings.allowed_model_modules,
             small_model_bounds=endpoint.local,
         )
-        prompt.compile(variables, chat)  # a prompt that cannot be filled is refused here
-        variant = Variant.parse(choice)
-        prepared = PreparedVariant(
-            variant.key, prompt, resolved, call_parameters(prompt.config, endpoint.model)
-        )
+        prepared[0].prompt.compile(variables, chat)  # a prompt that cannot be filled is refused
         request = RunRequest(
-            prompt_name=prompt.name,
+            prompt_name=name,
             variants=[variant],
             samples=[Sample(id="playground", row=1, variables=dict(variables), messages=chat)],
             concurrency=1,
             samples_name="Playground",
             kind="playground",
         )
-        handle = worker.start_run(services, request, [prepared])
+        handle = worker.start_run(services, request, prepared)
     except PlaygroundError as exc:
         show_error(exc, prefix="Nothing was sent.")
         return

@@ -11,6 +11,7 @@ import streamlit as st
 
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError
+from prompt_playground.models import Variant
 from prompt_playground.prompts import PromptVersion
 from prompt_playground.ui import services as svc
 
@@ -91,6 +92,19 @@ def variant_options(services: Services, name: str) -> list[str]:
 
 def versions_of(services: Services, name: str) -> list[PromptVersion]:
     return svc.prompt_versions(services, svc.cache_key(services), name)
+
+
+def find_version(versions: Sequence[PromptVersion], variant: Variant) -> PromptVersion | None:
+    """The version a label or version number picks out of ``versions`` (None: not there)."""
+    return next(
+        (
+            v
+            for v in versions
+            if (variant.version is not None and v.version == variant.version)
+            or (variant.label is not None and variant.label in v.labels)
+        ),
+        None,
+    )
 
 
 def version_label(version: PromptVersion) -> str:
