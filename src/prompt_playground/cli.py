@@ -141,7 +141,7 @@ def run(
         file_hash,
         prepare_variants,
     )
-    from prompt_playground.samples import SampleLimits, load_samples, preflight
+    from prompt_playground.samples import load_samples, preflight
 
     variants = [Variant(label=lbl) for lbl in label or []] + [
         Variant(version=v) for v in version or []
@@ -169,10 +169,9 @@ def run(
     with _services() as services:
         settings = services.settings
         if samples is not None:
-            limits = SampleLimits(
-                max_bytes=int(settings.max_file_mb * 1024 * 1024), max_rows=settings.max_rows
+            sample_set = load_samples(
+                data, samples.name, mapping=var_map or None, limits=settings.sample_limits
             )
-            sample_set = load_samples(data, samples.name, mapping=var_map or None, limits=limits)
         else:
             from prompt_playground.datasets import dataset_sample_set, sample_set_digest
 
@@ -234,11 +233,9 @@ def run(
             sys.stderr.write("\n")
         results = services.store.results(record.id)
         schemas = {p.key: p.model.schema for p in prepared}
-        fields = list(
-            dict.fromkeys(f for p in prepared for f in p.model.schema.get("properties", {}))
-        )
-        write_export(results, out, fmt=fmt, shape="wide" if wide else "long", fields=fields)  # type: ignore[arg-type]
         comparison = compare(results, schemas, [p.key for p in prepared])
+        shape = "wide" if wide else "long"
+        write_export(results, out, fmt=fmt, shape=shape, fields=list(comparison.fields))  # type: ignore[arg-type]
         typer.echo(format_summary(record, comparison))
         if post_scores:
             from prompt_playground.compare import accuracy_scores
@@ -274,7 +271,7 @@ def datasets_save(
     except OSError as exc:
         raise _fail(f"Cannot read {file}: {exc.strerror or exc}") from exc
     with _services() as services:
-        sample_set = load_samples(data, file.name)
+        sample_set = load_samples(data, file.name, limits=services.settings.sample_limits)
         saved = save_samples(
             services.langfuse,
             name,

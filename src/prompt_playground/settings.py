@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompt_playground.samples import SampleLimits
+
 InstructorModeName = Literal["tools", "json_schema", "json", "md_json"]
 
 # List prices (USD per million input, output tokens) at the time of writing; override with
@@ -116,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def embedded_model(self) -> bool:
         return self.openai_base_url is None and self.openai_api_key is None
+
+    @property
+    def sample_limits(self) -> SampleLimits:
+        """The size limits every samples file is read with."""
+        return SampleLimits(max_bytes=int(self.max_file_mb * 1024 * 1024), max_rows=self.max_rows)
 
     @property
     def run_store_path(self) -> Path:
