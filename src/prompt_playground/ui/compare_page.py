@@ -21,7 +21,7 @@ from prompt_playground.export import export_bytes, export_filename
 from prompt_playground.models import Variant
 from prompt_playground.runner import RunRequest, file_hash, prepare_variants
 from prompt_playground.runstore import RunRecord
-from prompt_playground.samples import SampleLimits, SampleSet, load_samples, preflight
+from prompt_playground.samples import SampleSet, preflight
 from prompt_playground.schema import response_model_for
 from prompt_playground.scores import post_scores
 from prompt_playground.ui import keys
@@ -54,11 +54,6 @@ def render() -> None:
 
 
 # -- setup ---------------------------------------------------------------------------------
-
-
-@st.cache_data(max_entries=4, show_spinner="Reading the samples…")
-def _load(data: bytes, name: str, max_bytes: int, max_rows: int) -> SampleSet:
-    return load_samples(data, name, limits=SampleLimits(max_bytes=max_bytes, max_rows=max_rows))
 
 
 @dataclass(frozen=True)
@@ -191,10 +186,9 @@ def _setup(services: Services) -> None:
     source = _samples_source(services)
     sample_set: SampleSet | None = None
     if source is not None:
-        s = services.settings
         try:
-            sample_set = source.dataset or _load(
-                source.data, source.name, int(s.max_file_mb * 1024 * 1024), s.max_rows
+            sample_set = source.dataset or svc.load_samples_cached(
+                services, source.data, source.name
             )
         except PlaygroundError as exc:
             show_error(exc)

@@ -19,10 +19,9 @@ from prompt_playground.models import Sample, Variant
 from prompt_playground.prompts import PromptVersion
 from prompt_playground.runner import RunRequest, prepare_variants
 from prompt_playground.runstore import RunRecord
-from prompt_playground.samples import SampleLimits, load_samples
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
-from prompt_playground.ui.services import get_services
+from prompt_playground.ui.services import get_services, load_samples_cached
 from prompt_playground.ui.widgets import (
     find_version,
     prompt_and_variants,
@@ -133,15 +132,8 @@ def _variables_form(
             key=keys.PLAY_UPLOAD,
         )
         if uploaded is not None:
-            s = services.settings
             try:
-                sample_set = load_samples(
-                    uploaded.getvalue(),
-                    uploaded.name,
-                    limits=SampleLimits(
-                        max_bytes=int(s.max_file_mb * 1024 * 1024), max_rows=s.max_rows
-                    ),
-                )
+                sample_set = load_samples_cached(services, uploaded.getvalue(), uploaded.name)
             except PlaygroundError as exc:
                 show_error(exc)
             else:

@@ -20,6 +20,7 @@ from prompt_playground.datasets import list_dataset_names
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.history import LabelHistory, history_path
 from prompt_playground.prompts import PromptSummary, PromptVersion
+from prompt_playground.samples import SampleLimits, SampleSet, load_samples
 from prompt_playground.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,17 @@ def _strip_client(version: PromptVersion) -> PromptVersion:
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_names(_services: Services, cache_key: str) -> list[str]:
     return list_dataset_names(_services.langfuse, base_url=_services.langfuse_url)
+
+
+def load_samples_cached(services: Services, data: bytes, name: str) -> SampleSet:
+    """A samples file parsed once per content and limits (pages rerun on every click)."""
+    s = services.settings
+    return _parsed_samples(data, name, int(s.max_file_mb * 1024 * 1024), s.max_rows)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the samples…")
+def _parsed_samples(data: bytes, name: str, max_bytes: int, max_rows: int) -> SampleSet:
+    return load_samples(data, name, limits=SampleLimits(max_bytes=max_bytes, max_rows=max_rows))
 
 
 TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
