@@ -26,7 +26,13 @@ from prompt_playground.schema import response_model_for
 from prompt_playground.scores import post_scores
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
-from prompt_playground.ui.run_view import RunView, build_view, error_columns, field_columns
+from prompt_playground.ui.run_view import (
+    RunView,
+    build_view,
+    elapsed_s,
+    error_columns,
+    field_columns,
+)
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
     find_version,
@@ -363,15 +369,6 @@ def _run_section(services: Services, run_id: str) -> None:
     live()
 
 
-def _elapsed_s(record: RunRecord) -> float:
-    try:
-        started = datetime.fromisoformat(record.created_at)
-    except ValueError:
-        return 0.0
-    end = datetime.fromisoformat(record.finished_at) if record.finished_at else datetime.now(UTC)
-    return max(0.0, (end - started).total_seconds())
-
-
 def _header(record: RunRecord) -> None:
     versions = record.meta.get("versions") or {}
     described = ", ".join(f"{v} (v{versions[v]})" if v in versions else v for v in record.variants)
@@ -381,7 +378,7 @@ def _header(record: RunRecord) -> None:
         f"status **{record.status}**"
     )
     fraction = record.done / record.total if record.total else 1.0
-    elapsed = _elapsed_s(record)
+    elapsed = elapsed_s(record)
     eta = ""
     if record.status == "running" and 0 < record.done < record.total:
         eta = f" · ETA {elapsed / record.done * (record.total - record.done):.0f}s"

@@ -6,7 +6,6 @@ polls the run store, so it never freezes while the model answers.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -21,6 +20,7 @@ from prompt_playground.runner import RunRequest, prepare_variants
 from prompt_playground.runstore import RunRecord
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
+from prompt_playground.ui.run_view import display_value, elapsed_s
 from prompt_playground.ui.services import get_services, load_samples_cached
 from prompt_playground.ui.widgets import (
     find_version,
@@ -225,17 +225,9 @@ def _poll(services: Services, run_id: str) -> None:
     if cancelling and not worker.cancel_run(run_id):
         st.caption("This run is not running in this process; it cannot be cancelled from here.")
     st.info(
-        "Cancelling…" if cancelling else f"Running… ({_elapsed_s(record):.0f} s)",
+        "Cancelling…" if cancelling else f"Running… ({elapsed_s(record):.0f} s)",
         icon=":material/hourglass_top:",
     )
-
-
-def _elapsed_s(record: RunRecord) -> float:
-    try:
-        started = datetime.fromisoformat(record.created_at)
-    except ValueError:
-        return 0.0
-    return max(0.0, (datetime.now(UTC) - started).total_seconds())
 
 
 def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -> None:
@@ -266,7 +258,9 @@ def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -
         else:
             output = result.output or {}
             st.dataframe(
-                pd.DataFrame({"field": list(output), "value": [_text(v) for v in output.values()]}),
+                pd.DataFrame(
+                    {"field": list(output), "value": [display_value(v) for v in output.values()]}
+                ),
                 hide_index=True,
                 key="playground.output",
             )
@@ -289,12 +283,3 @@ def _sent(services: Services, prompt: PromptVersion, record: RunRecord) -> None:
             show_error(exc)
     params = record.meta.get("parameters") or {}
     st.json(params.get(record.variants[0], {}) if record.variants else {})
-
-
-def _text(value: Any) -> str:
-    """A cell as Compare shows it: JSON's true/false, lists comma-separated."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(map(_text, value))
-    return "" if value is None else str(value)

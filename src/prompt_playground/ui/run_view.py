@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -43,16 +44,27 @@ class RunView:
     problem: str | None = None
 
 
-def _display(value: Any) -> str:
+def display_value(value: Any) -> str:
+    """A cell as the pages show it: JSON's true/false and objects, lists comma-separated."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(_display(v) for v in value)
+        return ", ".join(display_value(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def elapsed_s(record: RunRecord) -> float:
+    """Seconds from the run's start to its end (or to now while it runs)."""
+    try:
+        started = datetime.fromisoformat(record.created_at)
+    except ValueError:
+        return 0.0
+    end = datetime.fromisoformat(record.finished_at) if record.finished_at else datetime.now(UTC)
+    return max(0.0, (end - started).total_seconds())
 
 
 def build_view(store: RunStore, record: RunRecord) -> RunView:
@@ -89,7 +101,7 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
     table = raw.copy()
     for column in table.columns:
         if column != "differs":
-            table[column] = pd.Series([_display(v) for v in raw[column].tolist()], dtype="str")
+            table[column] = pd.Series([display_value(v) for v in raw[column].tolist()], dtype="str")
     if comparison is not None:
         metrics = metrics_table(comparison)
         agreement = agreement_table(comparison)
