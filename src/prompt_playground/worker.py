@@ -53,11 +53,6 @@ def get_handle(run_id: str) -> RunHandle | None:
         return _handles.get(run_id)
 
 
-def live_runs() -> list[str]:
-    with _lock:
-        return [run_id for run_id, handle in _handles.items() if handle.running]
-
-
 def start_run(
     services: Services, request: RunRequest, prepared: Sequence[PreparedVariant]
 ) -> RunHandle:

@@ -447,7 +447,7 @@ def _side_by_side(services: Services, view: RunView) -> None:
     page = shown.iloc[(page_no - 1) * PAGE_ROWS : page_no * PAGE_ROWS]
     errors = [c for c in error_columns(view) if (page[c] != "").any()]
     columns = ["sample_id", *field_columns(view), *errors]
-    st.session_state["compare.page_ids"] = page["sample_id"].tolist()
+    st.session_state[keys.COMPARE_PAGE_IDS] = page["sample_id"].tolist()
     st.dataframe(
         _styled(page[columns], view.mask),
         hide_index=True,
@@ -473,7 +473,7 @@ def _side_by_side(services: Services, view: RunView) -> None:
 def _on_select() -> None:
     state = st.session_state.get(keys.COMPARE_TABLE)
     rows = list(getattr(getattr(state, "selection", None), "rows", []) or [])
-    ids = st.session_state.get("compare.page_ids") or []
+    ids = st.session_state.get(keys.COMPARE_PAGE_IDS) or []
     if rows and rows[0] < len(ids):
         st.session_state[keys.COMPARE_INSPECT] = ids[rows[0]]
 

@@ -142,11 +142,11 @@ def _variables_form(
                 if picked is not None:
                     sample = sample_set.samples[ids.index(picked)]
                     chat = sample.messages
-                    if st.session_state.get("playground.filled") != (uploaded.name, picked):
+                    if st.session_state.get(keys.PLAY_FILLED) != (uploaded.name, picked):
                         for var in prompt.variables:
                             if var in sample.variables:
                                 st.session_state[keys.PLAY_VAR_PREFIX + var] = sample.variables[var]
-                        st.session_state["playground.filled"] = (uploaded.name, picked)
+                        st.session_state[keys.PLAY_FILLED] = (uploaded.name, picked)
     values: dict[str, str] = {}
     if not prompt.variables:
         st.caption("This prompt has no variables.")

@@ -109,8 +109,8 @@ def _actions(services: Services, record: RunRecord) -> None:
             where = "the Playground" if _is_playground(record) else "Compare"
             st.caption(f"This run is still going; cancel it on {where} before deleting it.")
         elif st.button("Delete run…", key=keys.RUNS_DELETE):
-            st.session_state["runs.confirm_for"] = record.id
-        if st.session_state.get("runs.confirm_for") == record.id:
+            st.session_state[keys.RUNS_CONFIRM_FOR] = record.id
+        if st.session_state.get(keys.RUNS_CONFIRM_FOR) == record.id:
             st.warning(f"Delete {record.id} and its {record.done} results? This cannot be undone.")
             if st.button("Yes, delete", key=keys.RUNS_DELETE_CONFIRM, type="primary"):
                 try:
@@ -118,7 +118,7 @@ def _actions(services: Services, record: RunRecord) -> None:
                 except PlaygroundError as exc:
                     show_error(exc)
                     return
-                st.session_state.pop("runs.confirm_for", None)
+                st.session_state.pop(keys.RUNS_CONFIRM_FOR, None)
                 if st.session_state.get(keys.COMPARE_RUN_ID) == record.id:
                     st.session_state.pop(keys.COMPARE_RUN_ID, None)
                 st.session_state.pop(keys.RUNS_SELECTED, None)

@@ -122,7 +122,7 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
         format_func=lambda n: version_label(_by_version(versions, n)),
     )
     base = _by_version(versions, base_no)
-    if st.session_state.get("versions.edit_loaded") != (name, base_no):
+    if st.session_state.get(keys.VERSIONS_EDIT_LOADED) != (name, base_no):
         base_config = {k: v for k, v in base.config.items() if k != "response_schema"}
         st.session_state[keys.VERSIONS_EDIT_MESSAGES] = (
             base.prompt if isinstance(base.prompt, str) else json.dumps(base.prompt, indent=2)
@@ -132,7 +132,7 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
             base.config.get("response_schema") or {}, indent=2
         )
         st.session_state[keys.VERSIONS_EDIT_COMMIT] = ""
-        st.session_state["versions.edit_loaded"] = (name, base_no)
+        st.session_state[keys.VERSIONS_EDIT_LOADED] = (name, base_no)
     hint = "JSON list of {role, content}" if base.type == "chat" else "text"
     messages = st.text_area(f"Messages ({hint})", key=keys.VERSIONS_EDIT_MESSAGES, height=240)
     config = st.text_area("Config (JSON, without the schema)", key=keys.VERSIONS_EDIT_CONFIG)
@@ -156,7 +156,7 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
             show_error(exc, prefix="Not saved.")
             return
         clear_prompt_cache()
-        st.session_state.pop("versions.edit_loaded", None)
+        st.session_state.pop(keys.VERSIONS_EDIT_LOADED, None)
         st.session_state[keys.VERSIONS_FLASH] = (
             f"Saved {name} v{created.version}. Promote it when it is ready."
         )

@@ -112,19 +112,6 @@ def version_label(version: PromptVersion) -> str:
     return f"v{version.version}{labels}"
 
 
-def messages_text(prompt: str | Sequence[dict[str, Any]]) -> str:
-    """A readable rendering of a prompt's messages (for display and diffs)."""
-    if isinstance(prompt, str):
-        return prompt
-    parts = []
-    for m in prompt:
-        if m.get("type") == "placeholder":
-            parts.append(f"[placeholder: {m.get('name')}]")
-        else:
-            parts.append(f"[{m.get('role')}]\n{m.get('content')}")
-    return "\n\n".join(parts)
-
-
 def render_messages(messages: Sequence[dict[str, Any]]) -> None:
     for m in messages:
         if m.get("type") == "placeholder":
