@@ -36,6 +36,7 @@ from prompt_playground.ui.run_view import (
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
     find_version,
+    keep_valid,
     prompt_and_variants,
     show_error,
     sidebar_status,
@@ -114,8 +115,7 @@ def _dataset_picker(services: Services) -> None:
     if not names:
         st.caption("No Langfuse datasets yet: load a file, then save it as one below.")
         return
-    if st.session_state.get(keys.COMPARE_DATASET) not in names:
-        st.session_state.pop(keys.COMPARE_DATASET, None)
+    keep_valid(keys.COMPARE_DATASET, names)
     name: str | None = st.selectbox(
         "Langfuse dataset",
         names,
@@ -457,8 +457,7 @@ def _side_by_side(services: Services, view: RunView) -> None:
         height=min(600, 38 + 35 * len(page)),
     )
     ids = shown["sample_id"].tolist()
-    if st.session_state.get(keys.COMPARE_INSPECT) not in ids:
-        st.session_state.pop(keys.COMPARE_INSPECT, None)
+    keep_valid(keys.COMPARE_INSPECT, ids)
     sample_id = st.selectbox(
         "Inspect sample",
         ids,

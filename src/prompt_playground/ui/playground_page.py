@@ -24,6 +24,7 @@ from prompt_playground.ui.run_view import display_value, elapsed_s
 from prompt_playground.ui.services import get_services, load_samples_cached
 from prompt_playground.ui.widgets import (
     find_version,
+    keep_valid,
     prompt_and_variants,
     render_messages,
     show_error,
@@ -43,8 +44,7 @@ def render() -> None:
     if picked is None:
         return
     name, options = picked
-    if st.session_state.get(keys.PLAY_VARIANT) not in options:
-        st.session_state.pop(keys.PLAY_VARIANT, None)
+    keep_valid(keys.PLAY_VARIANT, options)
     choice = st.selectbox("Label or version", options, key=keys.PLAY_VARIANT)
     if choice is None:
         return

@@ -16,7 +16,7 @@ from prompt_playground.export import export_bytes, export_filename
 from prompt_playground.runstore import RunRecord
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import get_services
-from prompt_playground.ui.widgets import show_error, sidebar_status
+from prompt_playground.ui.widgets import keep_valid, show_error, sidebar_status
 
 COMPARE_PAGE = "pages/compare.py"
 
@@ -50,8 +50,7 @@ def render() -> None:
         return
     st.dataframe(_table(runs), hide_index=True, key="runs.table")
     ids = [r.id for r in runs]
-    if st.session_state.get(keys.RUNS_SELECTED) not in ids:
-        st.session_state[keys.RUNS_SELECTED] = ids[0]
+    keep_valid(keys.RUNS_SELECTED, ids)
     run_id = st.selectbox("Run", ids, key=keys.RUNS_SELECTED)
     record = next(r for r in runs if r.id == run_id)
     _actions(services, record)

@@ -46,6 +46,12 @@ def sidebar_status(services: Services) -> None:
             st.rerun()
 
 
+def keep_valid(key: str, options: Sequence[Any]) -> None:
+    """Forget a widget's remembered choice that is no longer among its options."""
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+
+
 def prompt_picker(services: Services, key: str) -> str | None:
     """A selectbox of the prompts in Langfuse (None when there are none)."""
     try:
@@ -60,8 +66,7 @@ def prompt_picker(services: Services, key: str) -> str | None:
             "`prompt-playground sync FILE`."
         )
         return None
-    if st.session_state.get(key) not in names:
-        st.session_state.pop(key, None)
+    keep_valid(key, names)
     chosen: str | None = st.selectbox("Prompt", names, key=key)
     return chosen
 
