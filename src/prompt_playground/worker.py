@@ -64,11 +64,12 @@ def start_run(
     """
     runner = services.runner()
     record = runner.start_run(request, prepared)
-    handle = RunHandle(run_id=record.id, thread=threading.Thread())
+    cancel = threading.Event()
+    done = threading.Event()
 
     def target() -> None:
         try:
-            asyncio.run(runner.run(request, prepared, cancel=handle.cancel_event, record=record))
+            asyncio.run(runner.run(request, prepared, cancel=cancel, record=record))
         except PlaygroundError as exc:
             logger.warning("Run %s failed: %s", record.id, exc.message)
             services.store.finish_run(record.id, "failed", exc.message)
@@ -76,9 +77,10 @@ def start_run(
             logger.exception("Run %s failed", record.id)
             services.store.finish_run(record.id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
-            handle.done.set()
+            done.set()
 
-    handle.thread = threading.Thread(target=target, name=f"run-{record.id}", daemon=True)
+    thread = threading.Thread(target=target, name=f"run-{record.id}", daemon=True)
+    handle = RunHandle(run_id=record.id, thread=thread, cancel_event=cancel, done=done)
     with _lock:
         _handles[record.id] = handle
     handle.thread.start()

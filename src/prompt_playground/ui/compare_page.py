@@ -21,7 +21,7 @@ from prompt_playground.export import export_bytes, export_filename
 from prompt_playground.models import Variant
 from prompt_playground.runner import RunRequest, file_hash, prepare_variants
 from prompt_playground.runstore import RunRecord
-from prompt_playground.samples import SampleSet, preflight
+from prompt_playground.samples import SampleSet, apply_mapping, preflight
 from prompt_playground.schema import response_model_for
 from prompt_playground.scores import post_scores
 from prompt_playground.ui import keys
@@ -313,8 +313,6 @@ def _start(
     mapping: dict[str, str],
     concurrency: int,
 ) -> None:
-    from prompt_playground.samples import apply_mapping
-
     try:
         with st.spinner("Connecting to the model…"):
             endpoint = services.endpoint()
