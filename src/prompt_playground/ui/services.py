@@ -106,13 +106,12 @@ def dataset_names(_services: Services, cache_key: str) -> list[str]:
 
 def load_samples_cached(services: Services, data: bytes, name: str) -> SampleSet:
     """A samples file parsed once per content and limits (pages rerun on every click)."""
-    s = services.settings
-    return _parsed_samples(data, name, int(s.max_file_mb * 1024 * 1024), s.max_rows)
+    return _parsed_samples(data, name, services.settings.sample_limits)
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the samples…")
-def _parsed_samples(data: bytes, name: str, max_bytes: int, max_rows: int) -> SampleSet:
-    return load_samples(data, name, limits=SampleLimits(max_bytes=max_bytes, max_rows=max_rows))
+def _parsed_samples(data: bytes, name: str, limits: SampleLimits) -> SampleSet:
+    return load_samples(data, name, limits=limits)
 
 
 TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
