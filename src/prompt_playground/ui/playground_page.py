@@ -244,10 +244,12 @@ def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -
     out_col, trace_col = st.columns([1, 1])
     with out_col:
         st.subheader("Output")
-        c1, c2, c3, c4, c5 = st.columns(5)
+        # Two rows: five metrics in half the page cut their values ("10 …").
+        c1, c2, c3 = st.columns(3)
         c1.metric("Valid", "yes" if result.error is None else "no")
         c2.metric("Attempts", result.attempts)
         c3.metric("Latency", f"{result.latency_ms or 0:.0f} ms")
+        c4, c5, _ = st.columns(3)
         c4.metric("Tokens in/out", f"{result.input_tokens or 0}/{result.output_tokens or 0}")
         c5.metric("Cost", "n/a" if result.cost_usd is None else f"${result.cost_usd:.6f}")
         if result.error:
