@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from langfuse import Langfuse
 
 from local_langfuse import LocalLangfuseServer
 from prompt_playground.prompts import LangfusePromptStore
-from tests.support.fake_openai import Fault, FakeOpenAIServer
+from tests.support.fake_openai import FakeOpenAIServer, Fault
 from tests.support.servers import PUBLIC_KEY, SECRET_KEY, free_port, start_local_langfuse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,8 +163,6 @@ def extract(client: httpx.Client, body: Any, **headers: str) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def stable_name(langfuse: Langfuse, lf_server: LocalLangfuseServer) -> str:
-    import uuid
-
     name = f"serve-stable-{uuid.uuid4().hex[:8]}"
     create_two_versions(LangfusePromptStore(langfuse, base_url=lf_server.base_url), name)
     return name
@@ -199,9 +198,11 @@ def test_extract_returns_typed_output_in_one_trace_linked_to_the_version(
 
     trace_id = body["trace_id"]
     observations = poll(
-        lambda: langfuse.api.observations.get_many(
-            trace_id=trace_id, fields="core,basic,prompt,metadata,trace_context", limit=100
-        ).data,
+        lambda: (
+            langfuse.api.observations.get_many(
+                trace_id=trace_id, fields="core,basic,prompt,metadata,trace_context", limit=100
+            ).data
+        ),
         lambda data: any(o.type == "GENERATION" for o in data) and any(_is_root(o) for o in data),
         what="the request's trace",
     )
