@@ -378,12 +378,19 @@ def _metadata(served: ServedVersion) -> dict[str, str]:
 
 
 async def _keep_warm(follower: LabelFollower) -> None:
-    """Touch the SDK's cache every second so its refresh runs after the TTL without traffic."""
+    """Fetch at start, then touch the SDK's cache every second so its background refresh runs
+    after the TTL without traffic. A failure is logged when it starts or changes, not each time."""
+    failing: str | None = None
     while True:
         try:
             await asyncio.to_thread(follower.current)
+            failing = None
         except PlaygroundError as exc:
-            logger.warning("%s", exc.message)
+            if exc.message != failing:
+                logger.warning("%s", exc.message)
+            failing = exc.message
+        if follower.cache_ttl_s == 0 and failing is None:
+            return  # nothing is cached, so there is nothing to keep warm
         await asyncio.sleep(KEEP_WARM_S)
 
 
