@@ -24,6 +24,7 @@ from tests.support.fake_openai import FakeOpenAIServer, Fault
 from tests.support.servers import PUBLIC_KEY, SECRET_KEY, free_port, start_local_langfuse
 
 ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "prompt_playground.cli"]
 CHAT = '[{"role": "user", "content": "My parcel is two weeks late and nobody answers."}]'
 
 SCHEMA_V1 = {
@@ -107,7 +108,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[httpx.Client]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "prompt_playground.cli", "serve", "--port", str(port), *args],
+            [*CLI, "serve", "--port", str(port), *args],
             env=env,
             cwd=ROOT,
             stdout=sink,
@@ -390,3 +391,38 @@ def test_langfuse_down_serves_the_cached_version_marked_stale_else_503(
         assert "unreachable" in response.json()["detail"]
         assert cold.get("/schema").status_code == 503
         assert cold.get("/health").json()["served"] is None
+
+
+# ------------------------------------------------------------------- the README's flow
+
+
+def test_on_embedded_defaults_a_promotion_from_another_process_reaches_the_service(
+    fake: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """serve and the CLI each start the embedded Langfuse on the same data dir (as `make run`
+    beside `serve` do); the example prompt is seeded with v1 production, v2 staging."""
+    env = serve_env("unused", fake, tmp_path)
+    for key in ("LANGFUSE_BASE_URL", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"):
+        del env[key]
+    name = "chat-extract-feedback"
+    with serving(env, "--prompt", name, "--cache-ttl", "1") as client:
+        before = extract(client, {"chat_json": CHAT}).json()
+        assert before["prompt"] == {"name": name, "version": 1, "label": "production"}
+        assert "language" not in before["output"]
+
+        promoted = subprocess.run(
+            [*CLI, "promote", name, "--version", "2", "--label", "production"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert promoted.returncode == 0, promoted.stderr
+
+        after = poll(
+            lambda: extract(client, {"chat_json": CHAT}).json(),
+            lambda body: body["prompt"]["version"] == 2,
+            what="v2 to be served after the promotion",
+        )
+        assert "language" in after["output"]
