@@ -155,7 +155,8 @@ class LabelFollower:
                 self._prepared[client.version] = prepared
         stale = self.cache_ttl_s > 0 and age > self.cache_ttl_s + STALE_GRACE_S
         served = ServedVersion(prepared[0], prepared[1], self.label, round(age, 1), stale)
-        self._report(served)
+        with self._lock:  # requests run this in worker threads; one report per transition
+            self._report(served)
         return served
 
     def _report(self, served: ServedVersion) -> None:
