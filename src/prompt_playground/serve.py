@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from langfuse import Langfuse, observe, propagate_attributes
 from langfuse.model import PromptClient
 
-from prompt_playground.errors import PlaygroundError, PromptNotFoundError
+from prompt_playground.errors import PlaygroundError, PromptNotFoundError, SchemaError
 from prompt_playground.llm import LLM, Extraction
 from prompt_playground.prompts import PromptVersion, _to_version, translate_sdk_errors
 from prompt_playground.schema import ResolvedModel, response_model_for
@@ -147,9 +147,16 @@ class LabelFollower:
             prepared = self._prepared.get(client.version)
         if prepared is None:
             prompt = _to_version(client)
-            model = response_model_for(
-                prompt.config, allowed_modules=self._allowed, small_model_bounds=self._small
-            )
+            try:
+                model = response_model_for(
+                    prompt.config, allowed_modules=self._allowed, small_model_bounds=self._small
+                )
+            except SchemaError as exc:
+                raise SchemaError(
+                    f"Prompt '{self.name}' v{client.version} (label '{self.label}') cannot be "
+                    f"served: {exc.message}",
+                    details=exc.details,
+                ) from exc
             prepared = (prompt, model)
             with self._lock:
                 self._prepared[client.version] = prepared

@@ -88,5 +88,5 @@ def test_a_label_no_version_holds_names_the_label(
 def test_a_version_without_a_response_schema_cannot_be_served(
     langfuse: Langfuse, lf_server: LocalLangfuseServer, name: str
 ) -> None:
-    with pytest.raises(SchemaError, match="no response schema"):
+    with pytest.raises(SchemaError, match=r"v2 \(label 'noschema'\) cannot be served.*no response"):
         follower(langfuse, lf_server, name, Clock(), "noschema").current()
