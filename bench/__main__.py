@@ -9,6 +9,7 @@ import sys
 BENCHES = [
     "bench.langfuse_server",
     "bench.engine",
+    "bench.serve",
     "bench.compare_bench",
     "bench.page_rerun",
     "bench.local_model",

@@ -361,6 +361,39 @@ def local_langfuse(
     serve_forever(config, host=host, port=port)
 
 
+@app.command()
+def serve(
+    prompt: Annotated[str, typer.Option("--prompt", help="Prompt name.")],
+    label: Annotated[str, typer.Option(help="The label to follow.")] = "production",
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    cache_ttl: Annotated[
+        int,
+        typer.Option(
+            "--cache-ttl",
+            min=0,
+            help="Seconds a fetched version is served before Langfuse is asked again "
+            "(0: every request; then nothing is cached to serve while Langfuse is down).",
+        ),
+    ] = 60,
+) -> None:
+    """Serve POST /extract: typed output from the version the label points to (follows promotions).
+
+    Also GET /schema (the served version's response schema) and GET /health.
+    """
+    from prompt_playground.serve import run_server
+
+    with _services() as services:
+        typer.echo(
+            f"Serving '{prompt}' (label '{label}', cache TTL {cache_ttl} s) on "
+            f"http://{host}:{port} — POST /extract, GET /schema, GET /health",
+            err=True,
+        )
+        run_server(
+            services, prompt=prompt, label=label, host=host, port=port, cache_ttl_s=cache_ttl
+        )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The SDKs log every failed call at ERROR; rows carry those errors, so keep the terminal calm.
