@@ -163,7 +163,7 @@ def check_name(name: Any, field: str = "name") -> str:
         problems.append(
             issue(field, f"Name is {len(name)} characters long; at most {NAME_MAX_LENGTH}.")
         )
-    if _CONTROL_CHARS.search(name):
+    if _CONTROL_CHARS.search(trimmed):
         problems.append(issue(field, f"Prompt name cannot contain control characters: {name!r}"))
     if problems:
         raise ValidationApiError(problems)
