@@ -1,8 +1,8 @@
 """Prompt management as Langfuse itself behaves, checked against the running local-langfuse.
 
-Each test names the Langfuse test (``web/src/__tests__/server/prompts.v2.servertest.ts``, "servertest"
-below) or source file it mirrors; the rules are ported, not the code. The unmodified SDK does
-what it can; raw HTTP shows the statuses and bodies the SDK hides.
+Each test names the Langfuse test ("servertest": ``web/src/__tests__/server/
+prompts.v2.servertest.ts``) or source file it mirrors; the rules are ported, not the code. The
+unmodified SDK does what it can; raw HTTP shows the statuses and bodies the SDK hides.
 """
 
 from __future__ import annotations
