@@ -357,6 +357,29 @@ def test_an_export_with_too_many_spans_is_refused(api: httpx.Client) -> None:
     assert observations(api, trace_id) == {}
 
 
+def test_a_protobuf_export_of_a_million_empty_spans_is_refused(api: httpx.Client) -> None:
+    """About 160 KB of gzip; parsed, it would take gigabytes before its spans could be counted."""
+    one = otlp("ab" * 16, {"cd" * 8: {}})
+    request = ExportTraceServiceRequest.FromString(one)
+    span = request.resource_spans[0].scope_spans[0].spans[0].SerializeToString()
+    spans = (b"\x12" + bytes([len(span)]) + span) * 1_000_000
+    scope = b"\x12" + _varint(len(spans)) + spans
+    body = gzip.compress(b"\x0a" + _varint(len(scope)) + scope, 9)
+    assert len(body) < 256 * 1024
+    response = api.post(OTLP, content=body, headers={**PROTOBUF, "content-encoding": "gzip"})
+    assert response.status_code == 413
+    assert str(MAX_SPANS_PER_REQUEST) in response.json()["message"]
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
 def test_a_scores_batch_has_an_item_limit(api: httpx.Client) -> None:
     scores = [{"traceId": "t", "name": "n", "value": 1}] * (MAX_BATCH_SCORES + 1)
     response = api.post("/api/public/scores", json=scores)
