@@ -145,10 +145,18 @@ class HostCheck:
         names = {"localhost", "127.0.0.1", "::1", config.host.lower(), *config.allowed_hosts}
         self._names = frozenset(name.lower().strip("[]") for name in names)
         self._any_ip = config.host in WILDCARD_HOSTS
+        self._known: set[bytes] = set()  # headers already allowed: the per-request fast path
 
     def allows(self, header: bytes | None) -> bool:
-        if header is None:
+        if header in self._known:
+            return True
+        if header is None or not self._allows(header):
             return False
+        if len(self._known) < 64:
+            self._known.add(header)
+        return True
+
+    def _allows(self, header: bytes) -> bool:
         name = _host_name(header)
         if name in self._names:
             return True
