@@ -198,6 +198,11 @@ def _m005_datasets(conn: sqlite3.Connection) -> None:
 def _m006_label_order(conn: sqlite3.Connection) -> None:
     # Langfuse keeps a version's labels as an ordered array (given order, then `latest`).
     conn.execute("ALTER TABLE prompt_labels ADD COLUMN position INTEGER NOT NULL DEFAULT 0")
+    # A version's labels in their order straight from the index: no sort on the prompt GET path.
+    conn.execute("DROP INDEX prompt_labels_version")
+    conn.execute(
+        "CREATE INDEX prompt_labels_order ON prompt_labels(name, version, position, label)"
+    )
 
 
 # Ordered and append-only: a released migration is never edited, a change is a new entry.
