@@ -41,15 +41,15 @@ class ValidationApiError(ApiError):
         return "; ".join(str(issue["message"]) for issue in self.issues)
 
 
-Path = str | int | list[str | int]
+IssuePath = str | int | list[str | int]
 
 
-def issue(path: Path, message: str, code: str = "custom") -> dict[str, Any]:
+def issue(path: IssuePath, message: str, code: str = "custom") -> dict[str, Any]:
     """One zod-like issue; ``path`` is a field name or a list of keys and indexes."""
     return {"code": code, "path": path if isinstance(path, list) else [path], "message": message}
 
 
-def invalid(path: Path, message: str, code: str = "custom") -> ValidationApiError:
+def invalid(path: IssuePath, message: str, code: str = "custom") -> ValidationApiError:
     """A :class:`ValidationApiError` with one issue."""
     return ValidationApiError([issue(path, message, code)])
 
