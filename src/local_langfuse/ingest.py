@@ -426,7 +426,16 @@ def _too_deep(value: Any) -> bool:
 def _without_deep_values(span: Span) -> dict[str, Any]:
     """The span's attributes less those nested too deeply to store (each one logged)."""
     attrs = span.attributes
-    deep = [k for k, v in attrs.items() if k not in _RAW_ATTRIBUTES and _too_deep(v)]
+    deep: list[str] = []
+    for key, value in attrs.items():
+        # Most values are short strings or numbers: nothing to look at (the hot path).
+        if isinstance(value, str):
+            if len(value) <= MAX_ATTRIBUTE_DEPTH:
+                continue
+        elif not isinstance(value, dict | list):
+            continue
+        if key not in _RAW_ATTRIBUTES and _too_deep(value):
+            deep.append(key)
     if not deep:
         return attrs
     for key in deep:
