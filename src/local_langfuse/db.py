@@ -7,6 +7,7 @@ are atomic even across processes sharing the file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -194,6 +195,16 @@ def _m005_datasets(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m006_label_order(conn: sqlite3.Connection) -> None:
+    # Langfuse keeps a version's labels as an ordered array (given order, then `latest`).
+    conn.execute("ALTER TABLE prompt_labels ADD COLUMN position INTEGER NOT NULL DEFAULT 0")
+    # A version's labels in their order straight from the index: no sort on the prompt GET path.
+    conn.execute("DROP INDEX prompt_labels_version")
+    conn.execute(
+        "CREATE INDEX prompt_labels_order ON prompt_labels(name, version, position, label)"
+    )
+
+
 # Ordered and append-only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: list[Migration] = [
     _m001_meta,
@@ -201,7 +212,24 @@ MIGRATIONS: list[Migration] = [
     _m003_tracing,
     _m004_scores,
     _m005_datasets,
+    _m006_label_order,
 ]
+
+
+def _create_private(path: Path) -> None:
+    """Create the file (and the folders missing above it) readable by the owner only.
+
+    Existing folders and files keep their modes. SQLite gives the ``-wal`` and ``-shm`` files
+    the mode of the database file, so they are private too.
+    """
+    missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 class Database:
@@ -209,7 +237,7 @@ class Database:
 
     def __init__(self, path: Path, migrations: list[Migration] | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []

@@ -65,9 +65,15 @@ def parse_ts(value: str, field: str) -> datetime:
     return parsed
 
 
+# Page numbers, limits and versions are 32-bit integers in Langfuse; a larger number (a page
+# of 10^20) would overflow SQLite's 64-bit integers.
+MAX_INT = 2**31 - 1
+
+
 def int_param(
-    request: Request, name: str, default: int, *, minimum: int = 1, maximum: int | None = None
+    request: Request, name: str, default: int, *, minimum: int = 1, maximum: int = MAX_INT
 ) -> int:
+    """An integer query parameter in ``[minimum, maximum]``, or a 400 naming it."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -75,9 +81,10 @@ def int_param(
         value = int(raw)
     except ValueError as exc:
         raise BadRequestError(f"Query parameter '{name}' must be an integer, got {raw!r}") from exc
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f" and at most {maximum}" if maximum is not None else ""
-        raise BadRequestError(f"Query parameter '{name}' must be at least {minimum}{bound}")
+    if value < minimum or value > maximum:
+        raise BadRequestError(
+            f"Query parameter '{name}' must be at least {minimum} and at most {maximum}"
+        )
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -55,9 +56,33 @@ _TRACE_META_PREFIX = _TRACE_META + "."
 _EXPERIMENT_PREFIX = "langfuse.experiment."
 
 
+# Parsed JSON costs far more memory than its text (``{"a":1},`` is 8 bytes of text and about
+# 190 of Python objects), so an OTLP JSON body is parsed only when an upper estimate of what
+# its objects will take fits this budget (a few KB of gzip could otherwise take gigabytes).
+JSON_MEMORY_BUDGET = 256 * 1024 * 1024
+# At most this many spans per export request (SDKs send 512 at most by default).
+MAX_SPANS_PER_REQUEST = 10_000
+# Attribute values nested deeper than this are dropped from their span (SQLite's JSON functions
+# and Python's json module give up near 1000 levels, failing the whole batch).
+MAX_ATTRIBUTE_DEPTH = 200
+# Attributes stored as raw text, never decoded: their depth does not matter.
+_RAW_ATTRIBUTES = frozenset({"langfuse.observation.input", "langfuse.observation.output"})
+
+logger = logging.getLogger(__name__)
+
+
 class UnsupportedMediaTypeError(ApiError):
     status_code = 415
     error = "UnsupportedMediaTypeError"
+
+
+class OverBudgetError(PayloadTooLargeError):
+    """A body whose parsed form would not fit the memory budget it was decoded with."""
+
+
+def json_memory_estimate(data: bytes) -> int:
+    """An upper estimate of the bytes ``json.loads(data)`` allocates (C-speed counts only)."""
+    return len(data) + 64 * data.count(b",") + 200 * data.count(b"{") + 72 * data.count(b"[")
 
 
 @dataclass(slots=True)
@@ -131,11 +156,13 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return data
 
 
-def decode_request(body: bytes, content_type: str | None) -> list[Span]:
+def decode_request(
+    body: bytes, content_type: str | None, budget: int = JSON_MEMORY_BUDGET
+) -> list[Span]:
     """Spans from an OTLP/HTTP body, by content type (protobuf or JSON)."""
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype.endswith("json"):
-        return decode_json(body)
+        return decode_json(body, budget)
     if ctype.endswith("protobuf") or ctype == "":
         return decode_protobuf(body)
     raise UnsupportedMediaTypeError(
@@ -167,7 +194,64 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     return {kv.key: _any_value(kv.value) for kv in pairs}
 
 
+def _fields(data: bytes, start: int, end: int) -> Iterable[tuple[int, int, int]]:
+    """``(field number, payload start, payload end)`` of the length-delimited fields of one
+    protobuf message in ``data[start:end]``; other wire types are skipped."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(data, pos)
+        wire = key & 7
+        if wire == 2:
+            size, pos = _varint(data, pos)
+            yield key >> 3, pos, pos + size
+            pos += size
+        elif wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"wire type {wire}")
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _more_spans_than(body: bytes, limit: int) -> bool:
+    """Whether an ``ExportTraceServiceRequest`` holds more than ``limit`` spans, found by walking
+    the wire format (resource_spans = 1, scope_spans = 2, spans = 2) and stopping at the limit:
+    parsing a small export of millions of empty spans takes gigabytes before they can be counted.
+    """
+    count = 0
+    try:
+        for number, start, end in _fields(body, 0, len(body)):
+            if number != 1:
+                continue
+            for scope_number, scope_start, scope_end in _fields(body, start, end):
+                if scope_number != 2:
+                    continue
+                for span_number, _, _ in _fields(body, scope_start, scope_end):
+                    if span_number == 2:
+                        count += 1
+                        if count > limit:
+                            return True
+    except ValueError:
+        return False  # not a valid message: ParseFromString says what is wrong
+    return False
+
+
 def decode_protobuf(body: bytes) -> list[Span]:
+    if _more_spans_than(body, MAX_SPANS_PER_REQUEST):
+        raise _too_many_spans()
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -201,6 +285,12 @@ def decode_protobuf(body: bytes) -> list[Span]:
                     )
                 )
     return spans
+
+
+def _too_many_spans() -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"The export request holds more than {MAX_SPANS_PER_REQUEST} spans; send smaller batches."
+    )
 
 
 def _json_any(value: Any) -> Any:
@@ -246,7 +336,13 @@ def _json_id(value: Any, size: int, what: str) -> str:
     raise ValueError(f"{what} {text!r} is not {size} bytes of hex")
 
 
-def decode_json(body: bytes) -> list[Span]:
+def decode_json(body: bytes, budget: int = JSON_MEMORY_BUDGET) -> list[Span]:
+    estimate = json_memory_estimate(body)
+    if estimate > budget:
+        raise OverBudgetError(
+            f"OTLP JSON body of {len(body)} bytes would take about {estimate} bytes of memory "
+            f"to parse; the limit is {budget}. Send smaller batches, or protobuf."
+        )
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -266,6 +362,8 @@ def decode_json(body: bytes) -> list[Span]:
             )
             for scope_spans in scopes:
                 for span in scope_spans.get("spans") or []:
+                    if len(spans) == MAX_SPANS_PER_REQUEST:
+                        raise _too_many_spans()
                     status = span.get("status") or {}
                     code = status.get("code", 0)
                     if isinstance(code, str):
@@ -297,6 +395,58 @@ def ns_to_ts(nanos: int) -> str:
     """Nanoseconds → the stored timestamp, fixed-width ISO with microseconds (sorts as text)."""
     secs, rem = divmod(nanos, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded value nests lists and objects more than ``limit`` levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _too_deep(value: Any) -> bool:
+    if isinstance(value, str):
+        # Fewer brackets than the limit cannot nest deeper than it: the usual, free answer.
+        if value.count("[") + value.count("{") <= MAX_ATTRIBUTE_DEPTH:
+            return False
+        try:
+            value = json.loads(value)
+        except RecursionError:
+            return True
+        except ValueError:
+            return False
+    return isinstance(value, dict | list) and _deeper_than(value, MAX_ATTRIBUTE_DEPTH)
+
+
+def _without_deep_values(span: Span) -> dict[str, Any]:
+    """The span's attributes less those nested too deeply to store (each one logged)."""
+    attrs = span.attributes
+    deep: list[str] = []
+    for key, value in attrs.items():
+        # Most values are short strings or numbers: nothing to look at (the hot path).
+        if isinstance(value, str):
+            if len(value) <= MAX_ATTRIBUTE_DEPTH:
+                continue
+        elif not isinstance(value, dict | list):
+            continue
+        if key not in _RAW_ATTRIBUTES and _too_deep(value):
+            deep.append(key)
+    if not deep:
+        return attrs
+    for key in deep:
+        logger.warning(
+            "Span %s of trace %s: dropped attribute %r, nested more than %d levels deep.",
+            span.span_id,
+            span.trace_id,
+            key,
+            MAX_ATTRIBUTE_DEPTH,
+        )
+    return {k: v for k, v in attrs.items() if k not in deep}
 
 
 def _decode(value: Any) -> Any:
@@ -473,7 +623,7 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
     rows: list[tuple[Any, ...]] = []
     dumps = json.dumps
     for span in spans:
-        attrs = span.attributes
+        attrs = _without_deep_values(span)
         resource = span.resource
         obs_type = _observation_type(attrs)
         start = ns_to_ts(span.start_ns)
@@ -591,14 +741,20 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
 
 
 def decode_and_map(
-    body: bytes, content_encoding: str | None, content_type: str | None, limit: int, now: str
+    body: bytes,
+    content_encoding: str | None,
+    content_type: str | None,
+    limit: int,
+    now: str,
+    budget: int = JSON_MEMORY_BUDGET,
 ) -> Batch:
     """A request body (as received) to its mapped batch: all the CPU work of one export.
 
     A plain top-level function of picklable arguments, so the server can run it in a worker
-    process (:mod:`local_langfuse.ingest_pool`) as well as in a thread.
+    process (:mod:`local_langfuse.ingest_pool`) as well as in a thread. ``budget`` bounds the
+    memory that parsing a JSON body may take (:class:`OverBudgetError` otherwise).
     """
-    spans = decode_request(decompress(body, content_encoding, limit), content_type)
+    spans = decode_request(decompress(body, content_encoding, limit), content_type, budget)
     return map_spans(spans, now)
 
 

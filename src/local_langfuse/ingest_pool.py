@@ -24,6 +24,8 @@ from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
+from local_langfuse.errors import ApiError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -33,16 +35,29 @@ T = TypeVar("T")
 OFFLOAD_MIN_BYTES = 4096
 
 
-class WorkerDiedError(Exception):
-    """The worker process exited or its pipe broke; the job has to run elsewhere."""
+class WorkerDiedError(ApiError):
+    """The worker process exited or its pipe broke while it held a job.
+
+    The job is not run again in the server process: whatever killed the worker (most likely
+    the memory a hostile body takes) would then hit the server. The client gets a 503 and
+    may retry; the next job starts a fresh worker.
+    """
+
+    status_code = 503
+    error = "ServiceUnavailableError"
+
+
+class _PoolClosedError(Exception):
+    pass
 
 
 class IngestPool:
     """Runs picklable jobs in one lazily started worker process; :meth:`close` ends it.
 
     Jobs take turns (one worker, one job at a time). If the worker dies (killed, out of memory),
-    the job runs in the threadpool instead and the next one starts a fresh worker, so ingestion
-    never fails because of the pool. Jobs must be free of side effects: one may be run twice.
+    the job fails with :class:`WorkerDiedError` (never re-run here, where it could take the
+    server down with it) and the next one starts a fresh worker. After :meth:`close`, jobs run
+    in the threadpool.
     """
 
     def __init__(self, min_body_bytes: int = OFFLOAD_MIN_BYTES) -> None:
@@ -67,7 +82,7 @@ class IngestPool:
     def _in_worker(self, job: Callable[[], T]) -> T:
         with self._lock:
             if self._closed:
-                raise WorkerDiedError("the pool is closed")
+                raise _PoolClosedError
             if self._process is None or self._process.poll() is not None:
                 self._process = self._start()
             process = self._process
@@ -84,7 +99,11 @@ class IngestPool:
                 process.kill()
                 process.wait()
                 self._process = None
-                raise WorkerDiedError(f"exit code {process.returncode}") from exc
+                raise WorkerDiedError(
+                    f"The ingestion worker process died (exit code {process.returncode}) "
+                    "while it handled this request; nothing of it was stored. Retry it, "
+                    "in smaller batches if it is large."
+                ) from exc
         if not ok:
             raise cast(BaseException, value)
         return cast(T, value)
@@ -92,10 +111,11 @@ class IngestPool:
     def _run(self, job: Callable[[], T]) -> T:
         try:
             return self._in_worker(job)
+        except _PoolClosedError:
+            return job()  # the app is shutting down: no worker to protect the server with
         except WorkerDiedError as exc:
-            if not self._closed:
-                logger.warning("The OTLP ingestion worker process died (%s); restarting it.", exc)
-            return job()
+            logger.warning("%s The next request starts a new worker.", exc.message)
+            raise
 
     async def run(self, job: Callable[[], T]) -> T:
         """``job()`` in the worker process (``job`` must pickle), else in the threadpool."""

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from local_langfuse.db import Database
-from local_langfuse.errors import BadRequestError, NotFoundError
+from local_langfuse.errors import (
+    BadRequestError,
+    NotFoundError,
+    ValidationApiError,
+    invalid,
+    issue,
+)
 from local_langfuse.http import json_type, now_iso
 
 PromptType = Literal["text", "chat"]
@@ -26,7 +32,8 @@ NAME_MAX_LENGTH = 255
 LABEL_MAX_LENGTH = 36
 COMMIT_MESSAGE_MAX_LENGTH = 500
 TAG_MAX_LENGTH = 255
-RESERVED_NAMES = frozenset({"new"})
+# Static pages next to /prompts/[[...folder]] in Langfuse's web app (RESERVED_PROMPT_NAMES).
+RESERVED_NAMES = frozenset({"new", "metrics", "prompt-detail"})
 _LABEL_PATTERN = re.compile(r"[a-z0-9_\-.]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -46,7 +53,7 @@ _PROMPT_JSON = """json_object(
     'labels', (
         SELECT json_group_array(label) FROM (
             SELECT label FROM prompt_labels l
-            WHERE l.name = p.name AND l.version = p.version ORDER BY label
+            WHERE l.name = p.name AND l.version = p.version ORDER BY position, label
         )
     ),
     'tags', json(n.tags),
@@ -88,6 +95,7 @@ class PromptListFilter:
     """The filters of ``GET /api/public/v2/prompts``; timestamps in the stored format."""
 
     name: str | None = None
+    version: int | None = None
     label: str | None = None
     tag: str | None = None
     from_updated_at: str | None = None
@@ -95,62 +103,110 @@ class PromptListFilter:
 
 
 # --- validation -----------------------------------------------------------------------------
+# The rules and messages of Langfuse's zod schemas (packages/shared/src/features/prompts/,
+# folders/validation.ts, utils/zod.ts) and of web/.../prompts/server/actions/createPrompt.ts.
+
+LABEL_PATTERN_MESSAGE = (
+    "Label must be lowercase alphanumeric with optional underscores, hyphens, or periods"
+)
+PLACEHOLDER_NAME_MESSAGE = (
+    "Placeholder name must start with a letter and contain only alphanumeric characters and "
+    "underscores"
+)
+_HTML_TAG = re.compile(r"<[^<>]*>")
+_PLACEHOLDER_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+_MUSTACHE = re.compile(r"{{([^{}]*)}}")
+
+
+def _is_variable_name(text: str) -> bool:
+    r"""Langfuse's ``VARIABLE_REGEX`` (``^\p{L}[\p{L}\p{N}_]*$``): a letter, then letters,
+    numbers or underscores."""
+    return bool(text) and text[0].isalpha() and all(c.isalnum() or c == "_" for c in text)
+
+
+def extract_variables(text: str) -> list[str]:
+    """The ``{{variable}}`` names of a text, first occurrence order (``extractVariables``)."""
+    found: list[str] = []
+    for match in _MUSTACHE.finditer(text):
+        name = match.group(1)
+        if _is_variable_name(name) and name not in found:
+            found.append(name)
+    return found
 
 
 def check_name(name: Any, field: str = "name") -> str:
-    """A prompt name as Langfuse accepts it (folders are ``/``-separated), or a 400."""
+    """A prompt name as Langfuse's ``PromptNameSchema`` accepts it, trimmed; else a 400.
+
+    Unlike Langfuse, the folder rules are checked on the trimmed name as well, so that
+    ``"a/ "`` cannot be stored as ``"a/"``, a name Langfuse itself refuses.
+    """
     if not isinstance(name, str):
-        raise BadRequestError(f"Field '{field}' must be a string, got {json_type(name)}.")
-    if not name.strip():
-        raise BadRequestError(f"Field '{field}' must not be empty.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise BadRequestError(
-            f"Field '{field}' is {len(name)} characters long; the maximum is {NAME_MAX_LENGTH}."
+        raise invalid(
+            field, f"Field '{field}' must be a string, got {json_type(name)}.", "invalid_type"
         )
+    if not name:
+        raise invalid(field, "Text cannot be empty", "too_small")
+    trimmed = name.strip()
+    problems: list[dict[str, Any]] = []
+    if _HTML_TAG.search(name):
+        problems.append(issue(field, "Text cannot contain HTML tags"))
     if "|" in name:
-        raise BadRequestError(f"Prompt name cannot contain '|' character: {name!r}.")
-    if _CONTROL_CHARS.search(name):
-        raise BadRequestError(f"Prompt name cannot contain control characters: {name!r}.")
-    if name.startswith("/") or name.endswith("/"):
-        raise BadRequestError(f"Prompt name cannot start or end with '/': {name!r}.")
+        problems.append(issue(field, "Prompt name cannot contain '|' character", "invalid_format"))
+    if name.startswith("/") or trimmed.startswith("/"):
+        problems.append(issue(field, "Name cannot start with a slash", "invalid_format"))
     if "//" in name:
-        raise BadRequestError(f"Prompt name cannot contain '//' (an empty folder name): {name!r}.")
-    if name in RESERVED_NAMES:
-        raise BadRequestError(f"Prompt name {name!r} is reserved; choose another name.")
-    return name
+        problems.append(issue(field, "Name cannot contain consecutive slashes", "invalid_format"))
+    if name.endswith("/") or trimmed.endswith("/"):
+        problems.append(issue(field, "Name cannot end with a slash", "invalid_format"))
+    # Not Langfuse's rules, but names it could not store or route either.
+    if len(name) > NAME_MAX_LENGTH:
+        problems.append(
+            issue(field, f"Name is {len(name)} characters long; at most {NAME_MAX_LENGTH}.")
+        )
+    if _CONTROL_CHARS.search(trimmed):
+        problems.append(issue(field, f"Prompt name cannot contain control characters: {name!r}"))
+    if problems:
+        raise ValidationApiError(problems)
+    if not trimmed:
+        raise invalid(field, "Name cannot be empty")
+    if trimmed in RESERVED_NAMES:
+        raise invalid(field, f"Prompt name cannot be '{trimmed}'")
+    return trimmed
 
 
-def check_label(label: Any, field: str) -> str:
+def check_label(label: Any, path: list[str | int]) -> str:
+    """A label by ``PromptLabelSchema`` (1-36 characters, lowercase pattern), else a 400."""
     if not isinstance(label, str):
-        raise BadRequestError(f"Field '{field}' must be a string, got {json_type(label)}.")
+        raise invalid(path, f"Expected a string label, got {json_type(label)}.", "invalid_type")
     if not label:
-        raise BadRequestError(f"Field '{field}' must not be empty.")
+        raise invalid(path, "Too small: expected string to have >=1 characters", "too_small")
     if len(label) > LABEL_MAX_LENGTH:
-        raise BadRequestError(
-            f"Label {label!r} in '{field}' is longer than {LABEL_MAX_LENGTH} characters."
+        raise invalid(
+            path, f"Too big: expected string to have <={LABEL_MAX_LENGTH} characters", "too_big"
         )
     if not _LABEL_PATTERN.fullmatch(label):
-        raise BadRequestError(
-            f"Label {label!r} in '{field}' is invalid: labels must be lowercase alphanumeric "
-            "with optional underscores, hyphens, or periods."
-        )
+        raise invalid(path, LABEL_PATTERN_MESSAGE, "invalid_format")
     return label
 
 
-def check_labels(value: Any, field: str) -> list[str]:
-    """A list of assignable labels (deduplicated, order kept); ``latest`` is refused."""
+def check_labels(value: Any, field: str, *, allow_latest: bool) -> list[str]:
+    """A list of labels, deduplicated with the first occurrence kept (Langfuse's ``Set``).
+
+    Create takes ``latest`` (and keeps it once); PATCH refuses it, as Langfuse does.
+    """
     if value is None:
         return []
     if not isinstance(value, list):
-        raise BadRequestError(f"Field '{field}' must be a list of strings, got {json_type(value)}.")
+        raise invalid(
+            field,
+            f"Field '{field}' must be a list of strings, got {json_type(value)}.",
+            "invalid_type",
+        )
     labels: list[str] = []
     for index, item in enumerate(value):
-        label = check_label(item, f"{field}[{index}]")
-        if label == LATEST:
-            raise BadRequestError(
-                f"The label '{LATEST}' is reserved: the server always puts it on the newest "
-                f"version. Remove it from '{field}'."
-            )
+        label = check_label(item, [field, index])
+        if label == LATEST and not allow_latest:
+            raise invalid(field, "Label 'latest' is always assigned to the latest prompt version")
         if label not in labels:
             labels.append(label)
     return labels
@@ -160,55 +216,99 @@ def _check_tags(value: Any) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise BadRequestError(f"Field 'tags' must be a list of strings, got {json_type(value)}.")
+        raise invalid(
+            "tags",
+            f"Field 'tags' must be a list of strings, got {json_type(value)}.",
+            "invalid_type",
+        )
     tags: list[str] = []
     for index, item in enumerate(value):
+        path: list[str | int] = ["tags", index]
         if not isinstance(item, str):
-            raise BadRequestError(f"Field 'tags[{index}]' must be a string, got {json_type(item)}.")
+            raise invalid(
+                path,
+                f"Field 'tags[{index}]' must be a string, got {json_type(item)}.",
+                "invalid_type",
+            )
         if not item.strip():
-            raise BadRequestError(f"Field 'tags[{index}]' must not be empty.")
+            raise invalid(path, f"Field 'tags[{index}]' must not be empty.", "too_small")
         if len(item) > TAG_MAX_LENGTH:
-            raise BadRequestError(
-                f"Field 'tags[{index}]' is longer than {TAG_MAX_LENGTH} characters."
+            raise invalid(
+                path,
+                f"Field 'tags[{index}]' is longer than {TAG_MAX_LENGTH} characters.",
+                "too_big",
             )
         if item not in tags:
             tags.append(item)
     return tags
 
 
-def _check_message(item: Any, field: str) -> dict[str, str]:
+def _check_message(item: Any, index: int) -> dict[str, str]:
+    field = f"prompt[{index}]"
     if not isinstance(item, dict):
-        raise BadRequestError(
+        raise invalid(
+            ["prompt", index],
             f'Field \'{field}\' must be a message object ({{"role", "content"}}) or a '
-            f'placeholder ({{"type": "placeholder", "name"}}), got {json_type(item)}.'
+            f'placeholder ({{"type": "placeholder", "name"}}), got {json_type(item)}.',
+            "invalid_union",
         )
     kind = item.get("type")
     if kind == "placeholder" or (kind is None and "role" not in item and "name" in item):
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise BadRequestError(
-                f"Field '{field}.name' must be a non-empty string naming the placeholder."
+        path: list[str | int] = ["prompt", index, "name"]
+        if not isinstance(name, str):
+            raise invalid(
+                path,
+                f"Field '{field}.name' must be a string naming the placeholder, got "
+                f"{json_type(name)}.",
+                "invalid_type",
             )
+        if not _PLACEHOLDER_NAME.fullmatch(name):
+            raise invalid(path, PLACEHOLDER_NAME_MESSAGE, "invalid_format")
         return {"type": "placeholder", "name": name}
     if kind not in (None, "chatmessage"):
-        raise BadRequestError(
+        raise invalid(
+            ["prompt", index, "type"],
             f"Field '{field}.type' must be 'chatmessage', 'placeholder' or absent, got "
-            f'{kind!r}. Send chat messages as {{"role", "content"}}.'
+            f'{kind!r}. Send chat messages as {{"role", "content"}}.',
+            "invalid_value",
         )
     role = item.get("role")
     content = item.get("content")
     if not isinstance(role, str) or not role:
-        raise BadRequestError(
-            f"Field '{field}.role' must be a non-empty string, got {json_type(role)}."
+        raise invalid(
+            ["prompt", index, "role"],
+            f"Field '{field}.role' must be a non-empty string, got {json_type(role)}.",
+            "invalid_type",
         )
     if not isinstance(content, str):
-        raise BadRequestError(
-            f"Field '{field}.content' must be a string, got {json_type(content)}."
+        raise invalid(
+            ["prompt", index, "content"],
+            f"Field '{field}.content' must be a string, got {json_type(content)}.",
+            "invalid_type",
         )
     message = {"role": role, "content": content}
     if kind == "chatmessage":
         message["type"] = kind
     return message
+
+
+def _check_placeholders_unique(messages: list[dict[str, str]]) -> None:
+    """A name may not be both a ``{{variable}}`` and a placeholder (``createPrompt.ts``)."""
+    placeholders = {m["name"] for m in messages if m.get("type") == "placeholder"}
+    if not placeholders:
+        return
+    variables: list[str] = []
+    for message in messages:
+        for name in extract_variables(message.get("content", "")):
+            if name not in variables:
+                variables.append(name)
+    conflicts = [name for name in variables if name in placeholders]
+    if conflicts:
+        raise BadRequestError(
+            "Cannot create prompt, variables and placeholders must be unique, the following "
+            f"are not: {', '.join(conflicts)}"
+        )
 
 
 def _check_unicode(body: Any) -> None:
@@ -222,13 +322,20 @@ def _check_unicode(body: Any) -> None:
         ) from exc
 
 
-def parse_create_request(body: Any) -> NewPromptVersion:
-    """Validate a create-prompt body; every problem is a 400 naming the field."""
+def _body_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise BadRequestError(f"Request body must be a JSON object, got {json_type(body)}.")
+        raise invalid(
+            [], f"Request body must be a JSON object, got {json_type(body)}.", "invalid_type"
+        )
     _check_unicode(body)
+    return body
+
+
+def parse_create_request(body: Any) -> NewPromptVersion:
+    """Validate a create-prompt body; a problem is a 400 with Langfuse's validation body."""
+    body = _body_object(body)
     if "name" not in body:
-        raise BadRequestError("Field 'name' is required.")
+        raise invalid("name", "Field 'name' is required.", "invalid_type")
     name = check_name(body["name"])
     raw_type = body.get("type")
     kind: PromptType
@@ -237,65 +344,81 @@ def parse_create_request(body: Any) -> NewPromptVersion:
     elif raw_type == "chat":
         kind = "chat"
     else:
-        raise BadRequestError(f"Field 'type' must be 'text' or 'chat', got {raw_type!r}.")
+        raise invalid(
+            "type", f"Field 'type' must be 'text' or 'chat', got {raw_type!r}.", "invalid_value"
+        )
     if "prompt" not in body:
-        raise BadRequestError("Field 'prompt' is required.")
+        raise invalid("prompt", "Field 'prompt' is required.", "invalid_type")
     raw_prompt = body["prompt"]
     prompt: str | list[dict[str, str]]
     if kind == "text":
         if not isinstance(raw_prompt, str):
             hint = ' (a list of messages needs "type": "chat")'
-            raise BadRequestError(
+            raise invalid(
+                "prompt",
                 "Field 'prompt' must be a string for a text prompt, got "
-                f"{json_type(raw_prompt)}{hint if isinstance(raw_prompt, list) else ''}."
+                f"{json_type(raw_prompt)}{hint if isinstance(raw_prompt, list) else ''}.",
+                "invalid_type",
             )
         prompt = raw_prompt
     else:
         if not isinstance(raw_prompt, list):
-            raise BadRequestError(
+            raise invalid(
+                "prompt",
                 "Field 'prompt' must be a list of messages for a chat prompt, got "
-                f"{json_type(raw_prompt)}."
+                f"{json_type(raw_prompt)}.",
+                "invalid_type",
             )
-        prompt = [_check_message(item, f"prompt[{i}]") for i, item in enumerate(raw_prompt)]
+        prompt = [_check_message(item, i) for i, item in enumerate(raw_prompt)]
     config = body.get("config")
     commit_message = body.get("commitMessage")
     if commit_message is not None:
         if not isinstance(commit_message, str):
-            raise BadRequestError(
-                f"Field 'commitMessage' must be a string, got {json_type(commit_message)}."
+            raise invalid(
+                "commitMessage",
+                f"Field 'commitMessage' must be a string, got {json_type(commit_message)}.",
+                "invalid_type",
             )
         if len(commit_message) > COMMIT_MESSAGE_MAX_LENGTH:
-            raise BadRequestError(
-                f"Field 'commitMessage' is longer than {COMMIT_MESSAGE_MAX_LENGTH} characters."
+            raise invalid(
+                "commitMessage",
+                f"Too big: expected string to have <={COMMIT_MESSAGE_MAX_LENGTH} characters",
+                "too_big",
             )
+    labels = check_labels(body.get("labels"), "labels", allow_latest=True)
+    tags = _check_tags(body.get("tags"))
+    if isinstance(prompt, list):
+        _check_placeholders_unique(prompt)
     return NewPromptVersion(
         name=name,
         type=kind,
         prompt=prompt,
         config={} if config is None else config,
-        labels=check_labels(body.get("labels"), "labels"),
-        tags=_check_tags(body.get("tags")),
+        labels=labels,
+        tags=tags,
         commit_message=commit_message,
     )
 
 
 def parse_new_labels(body: Any) -> list[str]:
     """Validate a ``{"newLabels": [...]}`` body."""
-    if not isinstance(body, dict):
-        raise BadRequestError(f"Request body must be a JSON object, got {json_type(body)}.")
-    _check_unicode(body)
+    body = _body_object(body)
     if "newLabels" not in body:
-        raise BadRequestError("Field 'newLabels' is required (a list of labels).")
+        raise invalid(
+            "newLabels", "Field 'newLabels' is required (a list of labels).", "invalid_type"
+        )
     if body["newLabels"] is None:
-        raise BadRequestError("Field 'newLabels' must be a list of strings, got null.")
-    return check_labels(body["newLabels"], "newLabels")
+        raise invalid(
+            "newLabels", "Field 'newLabels' must be a list of strings, got null.", "invalid_type"
+        )
+    return check_labels(body["newLabels"], "newLabels", allow_latest=False)
 
 
 def _json_text(value: Any, field: str) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
-        raise BadRequestError(f"Field '{field}' contains a value JSON cannot represent.") from exc
+        raise invalid(field, f"Field '{field}' contains a value JSON cannot represent.") from exc
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -372,6 +495,9 @@ class PromptStore:
         if filters.name is not None:
             where.append("p.name = ?")
             params.append(filters.name)
+        if filters.version is not None:
+            where.append("p.version = ?")
+            params.append(filters.version)
         if filters.label is not None:
             where.append(
                 "EXISTS (SELECT 1 FROM prompt_labels l "
@@ -454,8 +580,9 @@ class PromptStore:
             else:
                 if existing["type"] != new.type:
                     raise BadRequestError(
-                        f"Prompt {new.name!r} is a {existing['type']} prompt; a new version "
-                        f"cannot be a {new.type} prompt. Use another name for a {new.type} prompt."
+                        "Previous versions have different prompt type. Create a new prompt "
+                        f"with a different name. ({new.name!r} is a {existing['type']} prompt; "
+                        f"this version is a {new.type} prompt.)"
                     )
                 conn.execute(
                     "UPDATE prompt_names SET updated_at = ?, tags = COALESCE(?, tags) "
@@ -481,7 +608,9 @@ class PromptStore:
                     now,
                 ),
             )
-            self._assign(conn, new.name, version, [*new.labels, LATEST], now)
+            # Langfuse's order: the labels as given, then `latest` unless given already.
+            labels = new.labels if LATEST in new.labels else [*new.labels, LATEST]
+            self._assign(conn, new.name, version, labels, now)
             return self._get_json(conn, new.name, version=version)
 
     def add_labels(self, name: str, version: int, labels: list[str]) -> bytes:
@@ -536,9 +665,11 @@ class PromptStore:
             else:
                 now = now_iso()
                 conn.execute(
-                    "INSERT INTO prompt_labels (name, label, version) VALUES (?, ?, ?) "
+                    "INSERT INTO prompt_labels (name, label, version, position) "
+                    "SELECT ?, ?, ?, COALESCE(MAX(position) + 1, 0) FROM prompt_labels "
+                    "WHERE name = ? AND version = ? "
                     "ON CONFLICT (name, label) DO NOTHING",
-                    (name, LATEST, newest),
+                    (name, LATEST, newest, name, newest),
                 )
                 conn.execute("UPDATE prompt_names SET updated_at = ? WHERE name = ?", (now, name))
             return len(victims)
@@ -547,8 +678,14 @@ class PromptStore:
     def _assign(
         conn: sqlite3.Connection, name: str, version: int, labels: list[str], now: str
     ) -> None:
-        """Move each label to ``version``; versions that lose a label count as updated."""
+        """Move each label to ``version``, ahead of the labels it has (Langfuse's order:
+        ``new Set([...newLabels, ...labels])``); versions that lose a label count as updated."""
         marks = ",".join("?" * len(labels))
+        row = conn.execute(
+            "SELECT MIN(position) FROM prompt_labels WHERE name = ? AND version = ?",
+            (name, version),
+        ).fetchone()
+        first = (0 if row[0] is None else int(row[0])) - len(labels)
         conn.execute(
             f"UPDATE prompts SET updated_at = ? WHERE name = ? AND version IN ("
             f"SELECT version FROM prompt_labels WHERE name = ? AND label IN ({marks}) "
@@ -556,9 +693,10 @@ class PromptStore:
             (now, name, name, *labels, version),
         )
         conn.executemany(
-            "INSERT INTO prompt_labels (name, label, version) VALUES (?, ?, ?) "
-            "ON CONFLICT (name, label) DO UPDATE SET version = excluded.version",
-            [(name, label, version) for label in labels],
+            "INSERT INTO prompt_labels (name, label, version, position) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name, label) DO UPDATE "
+            "SET version = excluded.version, position = excluded.position",
+            [(name, label, version, first + index) for index, label in enumerate(labels)],
         )
         conn.execute(
             "UPDATE prompts SET updated_at = ? WHERE name = ? AND version = ?",

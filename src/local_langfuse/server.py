@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from local_langfuse.app import create_app
-from local_langfuse.config import ServerConfig
+from local_langfuse.config import ServerConfig, check_keys_for_host
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,9 @@ class LocalLangfuseServer(ThreadedUvicorn):
     name = "local-langfuse"
 
     def __init__(self, config: ServerConfig, host: str = LOOPBACK, port: int = 0) -> None:
+        check_keys_for_host(config, host)
         super().__init__(host, port)
-        self.config = config
+        self.config = replace(config, host=host)
         self._app: FastAPI | None = None
 
     @property
@@ -122,7 +124,8 @@ class LocalLangfuseServer(ThreadedUvicorn):
 
 def serve_forever(config: ServerConfig, host: str = LOOPBACK, port: int = 3999) -> None:
     """Serve in the foreground until interrupted (the CLI's ``local-langfuse``)."""
-    app = create_app(config)
+    check_keys_for_host(config, host)
+    app = create_app(replace(config, host=host))
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     finally:

@@ -332,15 +332,32 @@ def local_langfuse(
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Allow binding an address other than loopback.")
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients use to reach the server (repeatable); requests with any "
+            "other Host header than these, localhost and the bound address are refused.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the embedded Langfuse-API-compatible server.
 
-    Keys come from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY (default pk-lf-local / sk-lf-local).
+    Keys come from LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY (default pk-lf-local / sk-lf-local
+    on loopback; with --allow-remote and neither set, random keys are generated and printed once).
     """
-    from local_langfuse.config import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, ServerConfig
+    import secrets
+
+    from local_langfuse.config import (
+        DEFAULT_PUBLIC_KEY,
+        DEFAULT_SECRET_KEY,
+        ServerConfig,
+        check_keys_for_host,
+        is_loopback,
+    )
     from local_langfuse.server import serve_forever
 
-    loopback = host in {"127.0.0.1", "localhost", "::1"}
+    loopback = is_loopback(host)
     if not loopback and not allow_remote:
         typer.echo(
             f"Refusing to bind {host}: local-langfuse binds 127.0.0.1 unless you pass "
@@ -348,15 +365,37 @@ def local_langfuse(
             err=True,
         )
         raise typer.Exit(2)
+    public_key = os.environ.get("LANGFUSE_PUBLIC_KEY") or ""
+    secret_key = os.environ.get("LANGFUSE_SECRET_KEY") or ""
+    if bool(public_key) != bool(secret_key):
+        missing = "LANGFUSE_SECRET_KEY" if public_key else "LANGFUSE_PUBLIC_KEY"
+        typer.echo(f"{missing} is not set but its partner is: set both keys, or neither.", err=True)
+        raise typer.Exit(2)
+    if not public_key and not loopback:
+        # The default keys are public knowledge; a reachable server gets keys of its own.
+        public_key = f"pk-lf-{secrets.token_hex(16)}"
+        secret_key = f"sk-lf-{secrets.token_hex(24)}"
+        typer.echo(
+            "No keys set: generated keys for this run (shown once, set LANGFUSE_PUBLIC_KEY "
+            f"and LANGFUSE_SECRET_KEY to choose your own):\n"
+            f"  LANGFUSE_PUBLIC_KEY={public_key}\n  LANGFUSE_SECRET_KEY={secret_key}",
+            err=True,
+        )
+    config = ServerConfig(
+        db_path=db,
+        public_key=public_key or DEFAULT_PUBLIC_KEY,
+        secret_key=SecretStr(secret_key or DEFAULT_SECRET_KEY),
+        allowed_hosts=tuple(allowed_host or ()),
+    )
+    try:
+        check_keys_for_host(config, host)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
     if not loopback:
         typer.echo(
             f"WARNING: binding {host}; the server is reachable from other machines.", err=True
         )
-    config = ServerConfig(
-        db_path=db,
-        public_key=os.environ.get("LANGFUSE_PUBLIC_KEY") or DEFAULT_PUBLIC_KEY,
-        secret_key=SecretStr(os.environ.get("LANGFUSE_SECRET_KEY") or DEFAULT_SECRET_KEY),
-    )
     typer.echo(f"local-langfuse on http://{host}:{port} (data: {db})", err=True)
     serve_forever(config, host=host, port=port)
 

@@ -202,8 +202,9 @@ def test_promote_staging_version_to_protected_production_label(
     page.get_by_role("tab", name="Promote").click()
     version = page.get_by_role("combobox", name="Version to promote")
     version.click()
-    page.get_by_role("option", name="v2 [latest, staging]").click()
-    expect(version).to_have_value("v2 [latest, staging]")
+    # Labels in Langfuse's order: as given, then `latest` (PATCH puts new ones first).
+    page.get_by_role("option", name="v2 [staging, latest]").click()
+    expect(version).to_have_value("v2 [staging, latest]")
     expect(page.get_by_role("textbox", name="Label")).to_have_value("production")
     page.get_by_role("button", name="Promote…").click()
 
@@ -228,7 +229,7 @@ def test_promote_staging_version_to_protected_production_label(
         has=page.locator("th", has_text="commit message")
     )
     expect(versions.locator("[role=gridcell][aria-colindex='2']").first).to_have_text(
-        "latest, production, staging"
+        "production, staging, latest"
     )
     assert_clean(page)
     shot(page, artifacts, "08-promoted")

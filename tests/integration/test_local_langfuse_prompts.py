@@ -45,6 +45,12 @@ def get(api: httpx.Client, name: str, status: int = 200, **params: Any) -> Any:
     return checked(api.get(f"{PROMPTS}/{quote(name, safe='')}", params=params), status)
 
 
+def problem(body: Any) -> str:
+    """All a 400 says: its message and, for a validation error, each issue's message."""
+    issues = body["error"] if isinstance(body.get("error"), list) else []
+    return " | ".join([body["message"], *(str(issue["message"]) for issue in issues)])
+
+
 def labels_by_version(api: httpx.Client, name: str, versions: range) -> dict[int, list[str]]:
     return {v: get(api, name, version=v)["labels"] for v in versions}
 
@@ -64,7 +70,7 @@ def test_get_prompt_by_label_by_version_and_production_by_default(
     by_version = langfuse.get_prompt(name, version=1, cache_ttl_seconds=0)
 
     assert (default.version, default.prompt) == (1, "v1 {{movie}}")
-    assert (by_label.version, by_label.labels) == (2, ["latest", "staging"])
+    assert (by_label.version, by_label.labels) == (2, ["staging", "latest"])
     assert by_version.labels == ["production"]
     assert get(api, name)["version"] == 1
     assert get(api, name, label="latest")["version"] == 2
@@ -80,7 +86,7 @@ def test_cache_ttl_zero_sees_a_label_moved_by_update_prompt(
 
     updated = langfuse.update_prompt(name=name, version=2, new_labels=["production"])
 
-    assert updated.labels == ["latest", "production"]
+    assert updated.labels == ["production", "latest"]
     assert langfuse.get_prompt(name, cache_ttl_seconds=0).prompt == "second"
     # The label left version 1: nothing points there any more.
     assert get(api, name, version=1)["labels"] == []
@@ -137,7 +143,7 @@ def test_create_text_prompt_through_the_sdk_compiles_and_keeps_its_fields(
     assert fetched.tags == ["demo"]
     raw = get(api, name)
     assert raw["type"] == "text"
-    assert raw["labels"] == ["latest", "production"]
+    assert raw["labels"] == ["production", "latest"]
 
 
 def test_create_chat_prompt_with_a_placeholder_compiles_the_history_in(
@@ -219,7 +225,7 @@ def test_the_type_of_a_prompt_cannot_change_between_versions(
 # --- labels ---------------------------------------------------------------------------------
 
 
-def test_latest_follows_the_newest_version_and_cannot_be_set_by_hand(
+def test_latest_follows_the_newest_version_and_cannot_be_patched_onto_another(
     api: httpx.Client, unique: str
 ) -> None:
     name = f"latest-{unique}"
@@ -227,12 +233,10 @@ def test_latest_follows_the_newest_version_and_cannot_be_set_by_hand(
         create(api, {"name": name, "prompt": text})
     assert labels_by_version(api, name, range(1, 4)) == {1: [], 2: [], 3: ["latest"]}
 
-    by_create = create(api, {"name": name, "prompt": "4", "labels": ["latest"]}, status=400)
     by_patch = checked(
         api.patch(f"{PROMPTS}/{name}/versions/1", json={"newLabels": ["latest"]}), 400
     )
-    assert "latest" in by_create["message"]
-    assert "latest" in by_patch["message"]
+    assert "latest" in problem(by_patch)
     assert get(api, name, label="latest")["version"] == 3
 
     # Deleting the newest version hands `latest` to the one before.
@@ -251,7 +255,7 @@ def test_update_prompt_moves_a_label_off_the_version_that_had_it(
 
     assert labels_by_version(api, name, range(1, 3)) == {
         1: ["production"],
-        2: ["latest", "staging"],
+        2: ["staging", "latest"],
     }
 
 
@@ -259,7 +263,7 @@ def test_labels_in_a_create_move_to_the_new_version(api: httpx.Client, unique: s
     name = f"move-{unique}"
     create(api, {"name": name, "prompt": "1", "labels": ["production"]})
     create(api, {"name": name, "prompt": "2", "labels": ["production"]})
-    assert labels_by_version(api, name, range(1, 3)) == {1: [], 2: ["latest", "production"]}
+    assert labels_by_version(api, name, range(1, 3)) == {1: [], 2: ["production", "latest"]}
 
 
 def test_ten_concurrent_creates_get_consecutive_versions_and_one_latest(
@@ -407,11 +411,11 @@ def test_delete_by_label_then_everything(api: httpx.Client, unique: str) -> None
     [
         ([{"name": "x"}], "JSON object"),
         ({"prompt": "x"}, "'name'"),
-        ({"name": "", "prompt": "x"}, "'name'"),
+        ({"name": "", "prompt": "x"}, "cannot be empty"),
         ({"name": 7, "prompt": "x"}, "'name'"),
-        ({"name": "/lead", "prompt": "x"}, "'/'"),
-        ({"name": "trail/", "prompt": "x"}, "'/'"),
-        ({"name": "a//b", "prompt": "x"}, "'//'"),
+        ({"name": "/lead", "prompt": "x"}, "start with a slash"),
+        ({"name": "trail/", "prompt": "x"}, "end with a slash"),
+        ({"name": "a//b", "prompt": "x"}, "consecutive slashes"),
         ({"name": "a|b", "prompt": "x"}, "'|'"),
         ({"name": "x" * 256, "prompt": "x"}, "255"),
         ({"name": "ok"}, "'prompt'"),
@@ -431,7 +435,7 @@ def test_delete_by_label_then_everything(api: httpx.Client, unique: str) -> None
         ({"name": "ok", "type": "chat", "prompt": [{"type": "placeholder"}]}, "'prompt[0].name'"),
         ({"name": "ok", "prompt": "x", "labels": "production"}, "'labels'"),
         ({"name": "ok", "prompt": "x", "labels": ["Production"]}, "lowercase"),
-        ({"name": "ok", "prompt": "x", "labels": [""]}, "'labels[0]'"),
+        ({"name": "ok", "prompt": "x", "labels": [""]}, ">=1"),
         ({"name": "ok", "prompt": "x", "labels": ["x" * 37]}, "36"),
         ({"name": "ok", "prompt": "x", "tags": "demo"}, "'tags'"),
         ({"name": "ok", "prompt": "x", "tags": [1]}, "'tags[0]'"),
@@ -442,8 +446,7 @@ def test_delete_by_label_then_everything(api: httpx.Client, unique: str) -> None
 def test_create_rejects_bad_bodies_with_a_message_naming_the_field(
     api: httpx.Client, body: Any, fragment: str
 ) -> None:
-    message = checked(api.post(PROMPTS, json=body), 400)["message"]
-    assert fragment in message
+    assert fragment in problem(checked(api.post(PROMPTS, json=body), 400))
 
 
 @pytest.mark.parametrize(
@@ -460,17 +463,17 @@ def test_create_rejects_bodies_that_are_not_json(
     api: httpx.Client, content: bytes, fragment: str
 ) -> None:
     response = api.post(PROMPTS, content=content, headers={"content-type": "application/json"})
-    assert fragment in checked(response, 400)["message"]
+    assert fragment in problem(checked(response, 400))
 
 
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"version": 1, "label": "production"}, "either"),
+        ({"version": 1, "label": "production"}, "both version and label"),
         ({"version": "abc"}, "'version'"),
         ({"version": 0}, "'version'"),
         ({"label": ""}, "'label'"),
-        ({"version": 2**63}, "at most"),
+        ({"version": 2**63}, "<=2147483647"),
     ],
 )
 def test_get_rejects_bad_queries(
@@ -478,7 +481,7 @@ def test_get_rejects_bad_queries(
 ) -> None:
     name = f"query-{unique}"
     create(api, {"name": name, "prompt": "x", "labels": ["production"]})
-    assert fragment in get(api, name, status=400, **params)["message"]
+    assert fragment in problem(get(api, name, status=400, **params))
 
 
 @pytest.mark.parametrize(
@@ -491,7 +494,7 @@ def test_get_rejects_bad_queries(
         ("/versions/1", {}, 400, "'newLabels'"),
         ("/versions/1", {"newLabels": "staging"}, 400, "'newLabels'"),
         ("/versions/1", {"newLabels": None}, 400, "'newLabels'"),
-        ("/versions/1", {"newLabels": ["BAD LABEL"]}, 400, "'newLabels[0]'"),
+        ("/versions/1", {"newLabels": ["BAD LABEL"]}, 400, "lowercase"),
         ("/versions/1", ["staging"], 400, "JSON object"),
         ("/labels/1", {"newLabels": ["staging"]}, 404, "URL-encoded"),
     ],
@@ -503,7 +506,7 @@ def test_patch_rejects_bad_requests(
     create(api, {"name": name, "prompt": "x"})
     response = api.patch(f"{PROMPTS}/{name}{suffix}", json=body)
     spec_path = f"{PROMPTS}/{{name}}/versions/{{version}}"
-    assert fragment in checked(response, status, spec_path=spec_path)["message"]
+    assert fragment in problem(checked(response, status, spec_path=spec_path))
 
 
 def test_patch_of_an_unknown_prompt_is_a_404(api: httpx.Client, unique: str) -> None:
@@ -514,7 +517,7 @@ def test_patch_of_an_unknown_prompt_is_a_404(api: httpx.Client, unique: str) -> 
 @pytest.mark.parametrize(
     ("params", "status", "fragment"),
     [
-        ({"version": 1, "label": "production"}, 400, "either"),
+        ({"version": 1, "label": "production"}, 400, "both version and label"),
         ({"version": "x"}, 400, "'version'"),
         ({"label": "NOPE"}, 400, "lowercase"),
         ({"version": 5}, 404, "version 5"),
@@ -527,7 +530,7 @@ def test_delete_rejects_bad_queries_and_unknown_versions(
     name = f"delete-{unique}"
     create(api, {"name": name, "prompt": "x"})
     response = api.delete(f"{PROMPTS}/{name}", params=params)
-    assert fragment in checked(response, status)["message"]
+    assert fragment in problem(checked(response, status))
     assert get(api, name, label="latest")["version"] == 1
 
 
@@ -546,7 +549,7 @@ def test_delete_of_an_unknown_prompt_is_a_404(api: httpx.Client, unique: str) ->
     ],
 )
 def test_list_rejects_bad_queries(api: httpx.Client, params: dict[str, Any], fragment: str) -> None:
-    assert fragment in checked(api.get(PROMPTS, params=params), 400)["message"]
+    assert fragment in problem(checked(api.get(PROMPTS, params=params), 400))
 
 
 def test_list_answers_501_for_the_filter_parameter_instead_of_ignoring_it(

@@ -14,8 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from local_langfuse.config import ServerConfig
-from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
-from local_langfuse.http import format_ts, int_param, json_response, page_meta, parse_ts, read_json
+from local_langfuse.errors import (
+    BadRequestError,
+    NotFoundError,
+    NotImplementedApiError,
+    invalid,
+)
+from local_langfuse.http import format_ts, json_response, page_meta, parse_ts, read_json
 from local_langfuse.prompts import (
     PromptListFilter,
     PromptStore,
@@ -31,6 +36,9 @@ _PREFIX = (COLLECTION + "/").encode()
 JSON = "application/json"
 # Versions and page sizes are 32-bit integers in Langfuse; larger ones would overflow SQLite.
 MAX_INT = 2**31 - 1
+# GetPromptsMetaSchema: limit 1-100, default 10.
+DEFAULT_LIST_LIMIT = 10
+MAX_LIST_LIMIT = 100
 
 
 def _store(request: Request) -> PromptStore:
@@ -65,10 +73,30 @@ def _name_only(request: Request) -> str:
     return segments[0]
 
 
+def _int_query(request: Request, name: str, default: int, maximum: int = MAX_INT) -> int:
+    """An integer query parameter, checked like Langfuse's ``z.coerce.number().int()``."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(
+            name,
+            f"Invalid input: query parameter '{name}' must be an integer, got {raw!r}",
+            "invalid_type",
+        ) from None
+    if value < 1:
+        raise invalid(name, f"Too small: expected '{name}' to be >=1", "too_small")
+    if value > maximum:
+        raise invalid(name, f"Too big: expected '{name}' to be <={maximum}", "too_big")
+    return value
+
+
 def _version_query(request: Request) -> int | None:
     if request.query_params.get("version") in (None, ""):
         return None
-    return int_param(request, "version", 1, maximum=MAX_INT)
+    return _int_query(request, "version", 1)
 
 
 def _label_query(request: Request) -> str | None:
@@ -76,8 +104,19 @@ def _label_query(request: Request) -> str | None:
     if label is None:
         return None
     if label == "":
-        raise BadRequestError("Query parameter 'label' must not be empty.")
+        raise invalid("label", "Query parameter 'label' must not be empty.", "too_small")
     return label
+
+
+def _version_or_label(request: Request) -> tuple[int | None, str | None]:
+    version = _version_query(request)
+    label = _label_query(request)
+    if version is not None and label is not None:
+        # getPromptByName.ts
+        raise BadRequestError(
+            "Cannot specify both version and label: a label already names one version."
+        )
+    return version, label
 
 
 @router.get(COLLECTION)
@@ -88,19 +127,22 @@ async def list_prompts(request: Request) -> Response:
             "The 'filter' query parameter of GET /api/public/v2/prompts is not implemented by "
             "local-langfuse; use name, label, tag, fromUpdatedAt and toUpdatedAt."
         )
-    page = int_param(request, "page", 1, maximum=MAX_INT)
-    limit = int_param(request, "limit", 50, maximum=MAX_INT)
+    page = _int_query(request, "page", 1)
+    limit = _int_query(request, "limit", DEFAULT_LIST_LIMIT, maximum=MAX_LIST_LIMIT)
     from_ts = query.get("fromUpdatedAt")
     to_ts = query.get("toUpdatedAt")
     filters = PromptListFilter(
         name=query.get("name") or None,
+        version=_version_query(request),
         label=query.get("label") or None,
         tag=query.get("tag") or None,
         from_updated_at=format_ts(parse_ts(from_ts, "fromUpdatedAt")) if from_ts else None,
         to_updated_at=format_ts(parse_ts(to_ts, "toUpdatedAt")) if to_ts else None,
     )
     data, total = _store(request).list_meta(filters, page, limit)
-    return json_response({"data": data, "meta": page_meta(page, limit, total)})
+    meta = page_meta(page, limit, total)
+    # `pagination` repeats `meta` for clients of the first /v2/prompts release (langfuse#2068).
+    return json_response({"data": data, "meta": meta, "pagination": meta})
 
 
 @router.post(COLLECTION)
@@ -113,12 +155,7 @@ async def create_prompt(request: Request) -> Response:
 @router.get(COLLECTION + "/{rest:path}")
 async def get_prompt(request: Request) -> Response:
     name = _name_only(request)
-    version = _version_query(request)
-    label = _label_query(request)
-    if version is not None and label is not None:
-        raise BadRequestError(
-            "Give either 'version' or 'label', not both: a label already names one version."
-        )
+    version, label = _version_or_label(request)
     return Response(_store(request).get_json(name, label=label, version=version), media_type=JSON)
 
 
@@ -135,8 +172,10 @@ async def update_prompt_version(request: Request) -> Response:
     except ValueError:
         version = 0
     if not 1 <= version <= MAX_INT:
-        raise BadRequestError(
-            f"The version in the path must be a positive integer, got {raw_version!r}."
+        raise invalid(
+            "promptVersion",
+            f"The version in the path must be a positive integer, got {raw_version!r}.",
+            "invalid_type",
         )
     labels = parse_new_labels(await read_json(request))
     body = await run_in_threadpool(_store(request).add_labels, name, version, labels)
@@ -146,11 +185,8 @@ async def update_prompt_version(request: Request) -> Response:
 @router.delete(COLLECTION + "/{rest:path}")
 async def delete_prompt(request: Request) -> Response:
     name = _name_only(request)
-    version = _version_query(request)
-    label = _label_query(request)
-    if version is not None and label is not None:
-        raise BadRequestError("Give either 'version' or 'label' (or neither to delete all).")
+    version, label = _version_or_label(request)
     if label is not None:
-        check_label(label, "label")
+        check_label(label, ["label"])
     await run_in_threadpool(_store(request).delete, name, version=version, label=label)
     return Response(status_code=204)

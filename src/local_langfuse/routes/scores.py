@@ -72,6 +72,13 @@ _UPSERT = (
 )
 
 
+# A batch (our extension: Langfuse's route takes one score) has at most this many scores, and
+# its 207 answer lists at most this many errors of at most this many characters each.
+MAX_BATCH_SCORES = 1000
+MAX_ERRORS_SHOWN = 20
+MAX_ERROR_CHARS = 300
+
+
 class ScoreError(ValueError):
     """Why one score of a batch was rejected."""
 
@@ -217,6 +224,10 @@ def create_scores(request: Request, payload: Annotated[Any, Depends(read_json)])
         raise BadRequestError("Expected a JSON array of scores (or one score object).")
     if not payload:
         raise BadRequestError("The array of scores is empty; send at least one score.")
+    if len(payload) > MAX_BATCH_SCORES:
+        raise BadRequestError(
+            f"The array holds {len(payload)} scores; send at most {MAX_BATCH_SCORES} per request."
+        )
     rows: list[tuple[Any, ...]] = []
     errors: list[dict[str, str]] = []
     for index, item in enumerate(payload):
@@ -230,9 +241,11 @@ def create_scores(request: Request, payload: Annotated[Any, Depends(read_json)])
         with db.write() as conn:
             conn.executemany(_UPSERT, rows)
     if errors:
-        return json_response(
-            {"accepted": len(rows), "rejected": len(errors), "errors": errors}, 207
-        )
+        # The answer stays small whatever the batch: a few messages, each cut short.
+        shown = [{"message": e["message"][:MAX_ERROR_CHARS]} for e in errors[:MAX_ERRORS_SHOWN]]
+        if len(errors) > MAX_ERRORS_SHOWN:
+            shown.append({"message": f"... and {len(errors) - MAX_ERRORS_SHOWN} more rejected"})
+        return json_response({"accepted": len(rows), "rejected": len(errors), "errors": shown}, 207)
     return json_response({"message": "Accepted"}, 202)
 
 
