@@ -194,6 +194,51 @@ def _m005_datasets(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m006_dataset_runs_and_item_versions(conn: sqlite3.Connection) -> None:
+    # Every write of a dataset item appends its state to dataset_item_versions, so that a read
+    # "as of" a time sees items as they were then. Runs group the items an experiment ran on.
+    _script(
+        conn,
+        """
+        CREATE TABLE dataset_item_versions (
+            item_id TEXT NOT NULL REFERENCES dataset_items(id) ON DELETE CASCADE,
+            valid_from TEXT NOT NULL,
+            status TEXT NOT NULL,
+            input TEXT,
+            expected_output TEXT,
+            metadata TEXT,
+            source_trace_id TEXT,
+            source_observation_id TEXT
+        );
+        CREATE INDEX dataset_item_versions_item ON dataset_item_versions(item_id, valid_from);
+        INSERT INTO dataset_item_versions
+            SELECT id, created_at, status, input, expected_output, metadata,
+                   source_trace_id, source_observation_id
+            FROM dataset_items;
+        CREATE TABLE dataset_runs (
+            id TEXT PRIMARY KEY,
+            dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            description TEXT,
+            metadata TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (dataset_id, name)
+        );
+        CREATE TABLE dataset_run_items (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES dataset_runs(id) ON DELETE CASCADE,
+            dataset_item_id TEXT NOT NULL,
+            trace_id TEXT,
+            observation_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX dataset_run_items_run ON dataset_run_items(run_id, created_at);
+        """,
+    )
+
+
 # Ordered and append-only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: list[Migration] = [
     _m001_meta,
@@ -201,6 +246,7 @@ MIGRATIONS: list[Migration] = [
     _m003_tracing,
     _m004_scores,
     _m005_datasets,
+    _m006_dataset_runs_and_item_versions,
 ]
 
 

@@ -43,6 +43,22 @@ _ITEM_SELECT = """
     FROM dataset_items AS i JOIN datasets AS d ON d.id = i.dataset_id
 """
 
+# An item as of a version timestamp (the first parameter): its latest stored state by then.
+# Its columns shadow the item's own, so ``i.status`` in a WHERE clause is the state of then.
+_VERSIONED_FROM = """
+    FROM (
+        SELECT d_i.id, d_i.dataset_id, d_i.created_at, d_i.rowid AS rowid,
+               v.status, v.input, v.expected_output, v.metadata, v.source_trace_id,
+               v.source_observation_id, v.valid_from AS updated_at
+        FROM dataset_items AS d_i JOIN dataset_item_versions AS v ON v.rowid = (
+            SELECT rowid FROM dataset_item_versions
+            WHERE item_id = d_i.id AND valid_from <= ?
+            ORDER BY valid_from DESC, rowid DESC LIMIT 1
+        )
+    ) AS i JOIN datasets AS d ON d.id = i.dataset_id
+"""
+_VERSIONED_SELECT = "SELECT i.*, d.name AS dataset_name" + _VERSIONED_FROM
+
 
 # --- request parsing -----------------------------------------------------------------------
 
@@ -315,6 +331,22 @@ def _upsert_item(db: Database, body: dict[str, Any]) -> sqlite3.Row:
             ),
         )
         row: sqlite3.Row = conn.execute(_ITEM_SELECT + " WHERE i.id = ?", (item_id,)).fetchone()
+        # The state as of now, for reads of the dataset "as of" a later version timestamp.
+        conn.execute(
+            "INSERT INTO dataset_item_versions (item_id, valid_from, status, input,"
+            " expected_output, metadata, source_trace_id, source_observation_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                item_id,
+                now,
+                row["status"],
+                row["input"],
+                row["expected_output"],
+                row["metadata"],
+                row["source_trace_id"],
+                row["source_observation_id"],
+            ),
+        )
     return row
 
 
@@ -342,15 +374,20 @@ def _list_items(
     if filters["sourceObservationId"] is not None:
         where.append("i.source_observation_id = ?")
         args.append(filters["sourceObservationId"])
-    if filters["version"] is not None:
-        where.append("i.created_at <= ?")
-        args.append(filters["version"])
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = int(
-        conn.execute("SELECT COUNT(*) FROM dataset_items AS i" + clause, args).fetchone()[0]
-    )
+    version = filters["version"]
+    if version is None:
+        # Archived items are left out of a dataset's items, as in Langfuse.
+        select, count = _ITEM_SELECT, "SELECT COUNT(*) FROM dataset_items AS i"
+        where.append("i.status = 'ACTIVE'")
+    else:
+        # Items as they were at that time: created by then, in their state of then.
+        select, count = _VERSIONED_SELECT, "SELECT COUNT(*)" + _VERSIONED_FROM
+        where.append("i.created_at <= ? AND i.status = 'ACTIVE'")
+        args = [version, *args, version]
+    clause = " WHERE " + " AND ".join(where)
+    total = int(conn.execute(count + clause, args).fetchone()[0])
     rows = conn.execute(
-        _ITEM_SELECT + clause + " ORDER BY i.created_at DESC, i.rowid DESC LIMIT ? OFFSET ?",
+        select + clause + " ORDER BY i.created_at DESC, i.rowid DESC LIMIT ? OFFSET ?",
         [*args, limit, (page - 1) * limit],
     ).fetchall()
     return rows, total
