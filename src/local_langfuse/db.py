@@ -239,6 +239,24 @@ def _m006_dataset_runs_and_item_versions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m007_media(conn: sqlite3.Connection) -> None:
+    # Media files (by content hash) live in the database: one file is the whole server state.
+    conn.execute(
+        """
+        CREATE TABLE media (
+            id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            content_length INTEGER NOT NULL,
+            content BLOB,
+            uploaded_at TEXT,
+            upload_status INTEGER,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 # Ordered and append-only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: list[Migration] = [
     _m001_meta,
@@ -247,6 +265,7 @@ MIGRATIONS: list[Migration] = [
     _m004_scores,
     _m005_datasets,
     _m006_dataset_runs_and_item_versions,
+    _m007_media,
 ]
 
 

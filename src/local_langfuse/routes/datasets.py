@@ -30,6 +30,7 @@ from local_langfuse.http import (
     parse_ts,
     read_json,
 )
+from local_langfuse.routes.media import media_references
 
 router = APIRouter()
 
@@ -134,7 +135,7 @@ def _dataset_json(row: sqlite3.Row, project_id: str) -> dict[str, Any]:
     }
 
 
-def _item_json(row: sqlite3.Row) -> dict[str, Any]:
+def _item_json(row: sqlite3.Row, request: Request | None = None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "status": row["status"],
@@ -147,7 +148,7 @@ def _item_json(row: sqlite3.Row) -> dict[str, Any]:
         "datasetName": row["dataset_name"],
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
-        "mediaReferences": [],
+        "mediaReferences": [] if request is None else media_references(request, row),
     }
 
 
@@ -354,7 +355,7 @@ def _upsert_item(db: Database, body: dict[str, Any]) -> sqlite3.Row:
 async def create_dataset_item(request: Request) -> Response:
     body = _object_body(await read_json(request), "a dataset item with at least 'datasetName'")
     row = await run_in_threadpool(_upsert_item, _db(request), body)
-    return json_response(_item_json(row))
+    return json_response(_item_json(row, request))
 
 
 def _list_items(
@@ -408,7 +409,10 @@ async def list_dataset_items(request: Request) -> Response:
     }
     rows, total = await run_in_threadpool(_list_items, _db(request), filters, page, limit)
     return json_response(
-        {"data": [_item_json(row) for row in rows], "meta": page_meta(page, limit, total)}
+        {
+            "data": [_item_json(row, request) for row in rows],
+            "meta": page_meta(page, limit, total),
+        }
     )
 
 
@@ -431,7 +435,7 @@ def _delete_item(db: Database, item_id: str) -> None:
 @router.get("/api/public/dataset-items/{item_id:path}")
 async def get_dataset_item(request: Request, item_id: str) -> Response:
     row = await run_in_threadpool(_get_item, _db(request), item_id)
-    return json_response(_item_json(row))
+    return json_response(_item_json(row, request))
 
 
 @router.delete("/api/public/dataset-items/{item_id:path}")
