@@ -43,20 +43,23 @@ def media_id_for(sha256_b64: str) -> str:
     return sha256_b64.replace("+", "-").replace("/", "_")[:22]
 
 
-def _token(config: ServerConfig, purpose: str, media_id: str) -> str:
+def url_token(config: ServerConfig, purpose: str, media_id: str) -> str:
+    """The HMAC that signs a media URL (``purpose`` is ``put`` or ``get``)."""
     key = config.secret_key.get_secret_value().encode()
     return hmac.new(key, f"{purpose}:{media_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def _check_token(request: Request, purpose: str, media_id: str) -> None:
     given = request.query_params.get("token", "")
-    if not hmac.compare_digest(given, _token(request.app.state.config, purpose, media_id)):
+    if not hmac.compare_digest(given, url_token(request.app.state.config, purpose, media_id)):
         raise UnauthorizedError("This media URL is not valid; ask the API for a new one.")
 
 
 def _url(request: Request, prefix: str, purpose: str, media_id: str) -> str:
     base = str(request.base_url).rstrip("/")
-    return f"{base}{prefix}{media_id}?token={_token(request.app.state.config, purpose, media_id)}"
+    return (
+        f"{base}{prefix}{media_id}?token={url_token(request.app.state.config, purpose, media_id)}"
+    )
 
 
 def _parse_upload_request(body: Any, max_bytes: int) -> tuple[str, int, str]:
