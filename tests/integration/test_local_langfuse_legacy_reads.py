@@ -163,7 +163,7 @@ def test_structured_filter_selects_traces_by_tags_name_and_metadata(
     assert {tagged, other} <= ids(starts)
 
 
-def test_structured_filter_on_v1_observations(api: httpx.Client, unique: str) -> None:
+def test_structured_filter_on_v1_and_v2_observations(api: httpx.Client, unique: str) -> None:
     trace_id = new_trace_id()
     _export(api, trace_id, {"langfuse.observation.level": "WARNING"})
     conditions = [
@@ -172,6 +172,12 @@ def test_structured_filter_on_v1_observations(api: httpx.Client, unique: str) ->
     ]
     body = get_json(api, "/api/public/observations", {"filter": json.dumps(conditions)})
     assert [obs["traceId"] for obs in body["data"]] == [trace_id]
+    v2 = get_json(api, "/api/public/v2/observations", {"filter": json.dumps(conditions)})
+    assert [obs["traceId"] for obs in v2["data"]] == [trace_id]
+    conditions[1]["value"] = ["ERROR"]
+    assert (
+        get_json(api, "/api/public/observations", {"filter": json.dumps(conditions)})["data"] == []
+    )
 
 
 @pytest.mark.parametrize(

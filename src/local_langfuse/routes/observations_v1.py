@@ -18,6 +18,7 @@ from local_langfuse.errors import BadRequestError, NotFoundError
 from local_langfuse.filters import apply_filter
 from local_langfuse.http import int_param, json_response, page_meta, time_range
 from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES
+from local_langfuse.routes.observations import OBSERVATION_FILTER_COLUMNS
 from local_langfuse.routes.traces import observation_view
 
 router = APIRouter()
@@ -28,26 +29,6 @@ _FROM = (
     " LEFT JOIN prompts p ON p.name = o.prompt_name AND p.version = o.prompt_version"
 )
 _SELECT = "SELECT o.*, p.id AS prompt_id" + _FROM
-
-# The structured filter's columns (Langfuse's observation filter names).
-FILTER_COLUMNS: dict[str, tuple[str, str]] = {
-    "id": ("o.id", "string"),
-    "traceId": ("o.trace_id", "string"),
-    "name": ("o.name", "string"),
-    "type": ("o.type", "string"),
-    "level": ("o.level", "string"),
-    "model": ("o.model", "string"),
-    "environment": ("o.environment", "string"),
-    "version": ("o.version", "string"),
-    "userId": ("COALESCE(o.user_id, t.user_id)", "string"),
-    "sessionId": ("COALESCE(o.session_id, t.session_id)", "string"),
-    "parentObservationId": ("o.parent_observation_id", "string"),
-    "statusMessage": ("o.status_message", "string"),
-    "promptName": ("o.prompt_name", "string"),
-    "startTime": ("o.start_time", "datetime"),
-    "endTime": ("o.end_time", "datetime"),
-    "metadata": ("o.metadata", "object"),
-}
 
 
 def _where(request: Request) -> tuple[list[str], list[Any]]:
@@ -84,7 +65,7 @@ def _where(request: Request) -> tuple[list[str], list[Any]]:
         where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
         args.extend(environments)
     time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
-    apply_filter(query.get("filter"), FILTER_COLUMNS, where, args)
+    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
     return where, args
 
 

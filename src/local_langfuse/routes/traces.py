@@ -49,7 +49,6 @@ FILTER_COLUMNS: dict[str, tuple[str, str]] = {
     "environment": ("environment", "string"),
     "tags": ("tags", "array"),
     "metadata": ("metadata", "object"),
-    "bookmarked": ("0", "string"),
 }
 
 
