@@ -403,6 +403,9 @@ def normalize_cost(raw: Any) -> dict[str, float]:
     return cost
 
 
+_PLAIN_PARAMETER = frozenset({str, int, float})
+
+
 def model_parameters(raw: Any) -> Any:
     """Model parameters as Langfuse returns them: strings and numbers kept, the rest JSON text.
 
@@ -411,6 +414,11 @@ def model_parameters(raw: Any) -> Any:
     decoded = _decode(raw)
     if not isinstance(decoded, dict):
         return decoded
+    for value in decoded.values():
+        if value.__class__ not in _PLAIN_PARAMETER:
+            break
+    else:
+        return decoded  # the usual case: nothing to encode
     return {
         str(key): value
         if isinstance(value, str | int | float) and not isinstance(value, bool)
@@ -614,13 +622,13 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
         if attrs.get("langfuse.trace.public"):
             trace.public = True
         # Trace I/O set on the trace itself (``set_trace_io``) wins over the root span's.
-        trace_input = _text(attrs.get("langfuse.trace.input"))
-        trace_output = _text(attrs.get("langfuse.trace.output"))
+        trace_input = attrs.get("langfuse.trace.input")
         if trace_input is not None:
-            trace.input = trace_input
+            trace.input = _text(trace_input)
             trace.explicit_io.add("input")
+        trace_output = attrs.get("langfuse.trace.output")
         if trace_output is not None:
-            trace.output = trace_output
+            trace.output = _text(trace_output)
             trace.explicit_io.add("output")
         if is_root:
             # Langfuse builds a root span's trace metadata from its trace and its own metadata.
