@@ -81,8 +81,8 @@ def _trace_row(event: dict[str, Any], body: dict[str, Any], now: str) -> TraceRo
     )
 
 
-def _store(db: Database, event: Any, index: int, now: str) -> str:
-    """Store one event; its id. Raises :class:`EventError` or :class:`ScoreError`."""
+def _parse(event: Any, index: int, now: str, scores: list[Any], traces: list[TraceRow]) -> str:
+    """Check one event and queue what it stores; its id. Raises EventError or ScoreError."""
     if not isinstance(event, dict):
         raise EventError(f"event {index}: expected a JSON object")
     body = event.get("body")
@@ -91,13 +91,9 @@ def _store(db: Database, event: Any, index: int, now: str) -> str:
     kind = event.get("type")
     if kind == "score-create":
         item = {**body, "timestamp": body.get("timestamp") or event.get("timestamp")}
-        row = parse_score(item, index, now)
-        with db.write() as conn:
-            conn.execute(_UPSERT, row)
+        scores.append(parse_score(item, index, now))
     elif kind == "trace-create":
-        trace = _trace_row(event, body, now)
-        with db.write() as conn:
-            write_batch(conn, Batch(traces={trace.id: trace}, observations=[]), now)
+        traces.append(_trace_row(event, body, now))
     else:
         raise EventError(
             f"event {index}: type {kind!r} is not supported by local-langfuse's batch endpoint; "
@@ -105,6 +101,17 @@ def _store(db: Database, event: Any, index: int, now: str) -> str:
         )
     event_id = event.get("id")
     return event_id if isinstance(event_id, str) else str(index)
+
+
+def _write(db: Database, scores: list[Any], traces: list[TraceRow], now: str) -> None:
+    """Store a batch's accepted events in one transaction (trace updates in event order)."""
+    if not scores and not traces:
+        return
+    with db.write() as conn:
+        if scores:
+            conn.executemany(_UPSERT, scores)
+        for trace in traces:
+            write_batch(conn, Batch(traces={trace.id: trace}, observations=[]), now)
 
 
 @router.post("/api/public/ingestion")
@@ -120,9 +127,11 @@ def ingest_batch(request: Request, payload: Annotated[Any, Depends(read_json)]) 
     now = now_iso()
     successes: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    scores: list[Any] = []
+    traces: list[TraceRow] = []
     for index, event in enumerate(batch):
         try:
-            successes.append({"id": _store(db, event, index, now), "status": 201})
+            successes.append({"id": _parse(event, index, now, scores, traces), "status": 201})
         except (EventError, ScoreError) as exc:
             event_id = event.get("id") if isinstance(event, dict) else None
             errors.append(
@@ -137,4 +146,5 @@ def ingest_batch(request: Request, payload: Annotated[Any, Depends(read_json)]) 
             errors.append(
                 {"id": str(index), "status": 400, "message": "event is nested too deeply"}
             )
+    _write(db, scores, traces, now)
     return json_response({"successes": successes, "errors": errors}, 207)
