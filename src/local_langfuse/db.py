@@ -195,7 +195,70 @@ def _m005_datasets(conn: sqlite3.Connection) -> None:
     )
 
 
-def _m006_label_order(conn: sqlite3.Connection) -> None:
+def _m006_dataset_runs_and_item_versions(conn: sqlite3.Connection) -> None:
+    # Every write of a dataset item appends its state to dataset_item_versions, so that a read
+    # "as of" a time sees items as they were then. Runs group the items an experiment ran on.
+    _script(
+        conn,
+        """
+        CREATE TABLE dataset_item_versions (
+            item_id TEXT NOT NULL REFERENCES dataset_items(id) ON DELETE CASCADE,
+            valid_from TEXT NOT NULL,
+            status TEXT NOT NULL,
+            input TEXT,
+            expected_output TEXT,
+            metadata TEXT,
+            source_trace_id TEXT,
+            source_observation_id TEXT
+        );
+        CREATE INDEX dataset_item_versions_item ON dataset_item_versions(item_id, valid_from);
+        INSERT INTO dataset_item_versions
+            SELECT id, created_at, status, input, expected_output, metadata,
+                   source_trace_id, source_observation_id
+            FROM dataset_items;
+        CREATE TABLE dataset_runs (
+            id TEXT PRIMARY KEY,
+            dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            description TEXT,
+            metadata TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (dataset_id, name)
+        );
+        CREATE TABLE dataset_run_items (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES dataset_runs(id) ON DELETE CASCADE,
+            dataset_item_id TEXT NOT NULL,
+            trace_id TEXT,
+            observation_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX dataset_run_items_run ON dataset_run_items(run_id, created_at);
+        """,
+    )
+
+
+def _m007_media(conn: sqlite3.Connection) -> None:
+    # Media files (by content hash) live in the database: one file is the whole server state.
+    conn.execute(
+        """
+        CREATE TABLE media (
+            id TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            content_length INTEGER NOT NULL,
+            content BLOB,
+            uploaded_at TEXT,
+            upload_status INTEGER,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _m008_label_order(conn: sqlite3.Connection) -> None:
     # Langfuse keeps a version's labels as an ordered array (given order, then `latest`).
     conn.execute("ALTER TABLE prompt_labels ADD COLUMN position INTEGER NOT NULL DEFAULT 0")
     # A version's labels in their order straight from the index: no sort on the prompt GET path.
@@ -212,7 +275,9 @@ MIGRATIONS: list[Migration] = [
     _m003_tracing,
     _m004_scores,
     _m005_datasets,
-    _m006_label_order,
+    _m006_dataset_runs_and_item_versions,
+    _m007_media,
+    _m008_label_order,
 ]
 
 

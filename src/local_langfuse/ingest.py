@@ -120,6 +120,8 @@ class TraceRow:
     tags: list[str] = field(default_factory=list)
     environment: str | None = None
     public: bool = False
+    # Which of input/output came from trace-level attributes (a root span must not overwrite).
+    explicit_io: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -506,14 +508,29 @@ _DETAIL_PREFIXES = {
 }
 
 
+def _openai_shaped(raw: dict[str, Any]) -> bool:
+    """A complete OpenAI usage object (Chat Completions or Responses), which Langfuse renames.
+
+    Any other flat mapping is kept under its own keys: ``{"prompt_tokens": 10}`` alone stays
+    ``prompt_tokens``, as Langfuse's usage schema only converts the full OpenAI shapes.
+    """
+    if "total_tokens" not in raw:
+        return False
+    return {"prompt_tokens", "completion_tokens"} <= raw.keys() or {
+        "input_tokens",
+        "output_tokens",
+    } <= raw.keys()
+
+
 def normalize_usage(raw: Any) -> dict[str, int]:
-    """Usage as Langfuse stores it: flat ``{name: int}``, OpenAI names mapped, ``total`` filled."""
+    """Usage as Langfuse stores it: flat ``{name: int}``, OpenAI shapes mapped, ``total`` filled."""
     if not isinstance(raw, dict):
         return {}
+    renames = _USAGE_RENAMES if _openai_shaped(raw) else {}
     usage: dict[str, int] = {}
     for key, value in raw.items():
         if isinstance(value, dict):
-            prefix = _DETAIL_PREFIXES.get(key, key)
+            prefix = _DETAIL_PREFIXES.get(key, key) if renames else key
             for sub, sub_value in value.items():
                 number = _number(sub_value)
                 if number is not None:
@@ -521,7 +538,7 @@ def normalize_usage(raw: Any) -> dict[str, int]:
             continue
         number = _number(value)
         if number is not None:
-            usage[_USAGE_RENAMES.get(str(key), str(key))] = round(number)
+            usage[renames.get(str(key), str(key))] = round(number)
     if usage and "total" not in usage:
         usage["total"] = sum(usage.values())
     return usage
@@ -534,6 +551,30 @@ def normalize_cost(raw: Any) -> dict[str, float]:
     if cost and "total" not in cost:
         cost["total"] = sum(cost.values())
     return cost
+
+
+_PLAIN_PARAMETER = frozenset({str, int, float})
+
+
+def model_parameters(raw: Any) -> Any:
+    """Model parameters as Langfuse returns them: strings and numbers kept, the rest JSON text.
+
+    ``{"stop": ["a", "b"]}`` reads back as ``{"stop": '["a","b"]'}``, as from Langfuse.
+    """
+    decoded = _decode(raw)
+    if not isinstance(decoded, dict):
+        return decoded
+    for value in decoded.values():
+        if value.__class__ not in _PLAIN_PARAMETER:
+            break
+    else:
+        return decoded  # the usual case: nothing to encode
+    return {
+        str(key): value
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+        else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        for key, value in decoded.items()
+    }
 
 
 def _metadata(attrs: Mapping[str, Any], whole_key: str, prefix: str) -> dict[str, Any]:
@@ -689,7 +730,7 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
                 end,
                 _completion_start(attrs.get("langfuse.observation.completion_start_time")),
                 model,
-                dumps(_decode(params)) if params is not None else None,
+                dumps(model_parameters(params)) if params is not None else None,
                 input_text,
                 output_text,
                 dumps(metadata, ensure_ascii=False),
@@ -730,12 +771,23 @@ def map_spans(spans: Iterable[Span], now: str) -> Batch:
             trace.tags.extend(str(tag) for tag in tags if str(tag) not in trace.tags)
         if attrs.get("langfuse.trace.public"):
             trace.public = True
+        # Trace I/O set on the trace itself (``set_trace_io``) wins over the root span's.
+        trace_input = attrs.get("langfuse.trace.input")
+        if trace_input is not None:
+            trace.input = _text(trace_input)
+            trace.explicit_io.add("input")
+        trace_output = attrs.get("langfuse.trace.output")
+        if trace_output is not None:
+            trace.output = _text(trace_output)
+            trace.explicit_io.add("output")
         if is_root:
+            # Langfuse builds a root span's trace metadata from its trace and its own metadata.
+            trace.metadata.update(metadata)
             trace.root_name = span.name or trace.root_name
             trace.root_observation_id = span.span_id
-            if input_text is not None:
+            if input_text is not None and "input" not in trace.explicit_io:
                 trace.input = input_text
-            if output_text is not None:
+            if output_text is not None and "output" not in trace.explicit_io:
                 trace.output = output_text
     return Batch(traces=traces, observations=rows)
 

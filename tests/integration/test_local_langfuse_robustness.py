@@ -6,7 +6,9 @@ rather than the SDK, which keeps one client per public key per process.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import os
 import signal
 import sqlite3
@@ -24,6 +26,7 @@ from pydantic import SecretStr
 
 from local_langfuse import LocalLangfuseServer, ServerConfig
 from local_langfuse.routes import ROUTERS
+from local_langfuse.routes.media import media_id_for, url_token
 from tests.support.servers import (
     PUBLIC_KEY,
     SECRET_KEY,
@@ -40,6 +43,10 @@ OTLP_HEADERS = {"content-type": "application/x-protobuf"}
 
 # --- malformed bodies on every endpoint that takes one -----------------------------------
 
+ROBUST_MEDIA = b"robust media"
+ROBUST_MEDIA_SHA256 = base64.b64encode(hashlib.sha256(ROBUST_MEDIA).digest()).decode()
+ROBUST_MEDIA_ID = media_id_for(ROBUST_MEDIA_SHA256)
+
 # Every POST/PUT/PATCH route of the app, with a concrete path that reaches its body parsing.
 # ``test_every_body_route_is_covered`` fails when a route is added without an entry here.
 BODY_ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {
@@ -53,6 +60,16 @@ BODY_ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/public/scores"): ("/api/public/scores", "json"),
     ("POST", "/api/public/otel/v1/traces"): ("/api/public/otel/v1/traces", "otlp"),
     ("DELETE", "/api/public/traces"): ("/api/public/traces", "json"),
+    ("POST", "/api/public/ingestion"): ("/api/public/ingestion", "json"),
+    ("POST", "/api/public/dataset-run-items"): ("/api/public/dataset-run-items", "json"),
+    ("POST", "/api/public/media"): ("/api/public/media", "json"),
+    ("PATCH", "/api/public/media/{media_id}"): ("/api/public/media/robust", "json"),
+    # A registered media (see small_server): any body but its content is a 400.
+    ("PUT", "/media-upload/{media_id}"): (
+        f"/media-upload/{ROBUST_MEDIA_ID}?token="
+        + url_token(ServerConfig(Path(), secret_key=SecretStr(SECRET_KEY)), "put", ROBUST_MEDIA_ID),
+        "json",
+    ),
 }
 
 JSON_CASES: dict[str, bytes] = {
@@ -95,6 +112,13 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLang
             json={"name": "robust/prompt", "type": "text", "prompt": "hi", "labels": []},
         )
         client.post("/api/public/v2/datasets", json={"name": "robust"})
+        media = {
+            "contentType": "image/png",
+            "contentLength": len(ROBUST_MEDIA),
+            "sha256Hash": ROBUST_MEDIA_SHA256,
+            "field": "input",
+        }
+        assert client.post("/api/public/media", json=media).json()["mediaId"] == ROBUST_MEDIA_ID
     yield server
     server.stop()
 

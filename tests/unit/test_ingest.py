@@ -177,7 +177,8 @@ def test_example_span_set_maps_to_one_trace_and_typed_observations() -> None:
     assert trace.root_name == "rag-pipeline"
     assert (trace.input, trace.output) == ("what is up?", "the answer")
     assert trace.tags == ["rag", "prod"]
-    assert trace.metadata == {"tenant": "acme", "ab": 7}
+    # The root span's own metadata joins the trace's (Langfuse's createTraceEvent for a root).
+    assert trace.metadata == {"tenant": "acme", "ab": 7, "step": "done"}
     assert trace.release == "app-release-1.2.3"
     assert trace.timestamp == rows[ROOT]["start_time"]
 

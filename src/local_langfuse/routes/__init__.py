@@ -2,14 +2,32 @@
 
 from fastapi import APIRouter
 
-from local_langfuse.routes import datasets, health, observations, otel, prompts, scores, traces
+from local_langfuse.routes import (
+    dataset_runs,
+    datasets,
+    health,
+    ingestion,
+    media,
+    observations,
+    observations_v1,
+    otel,
+    prompts,
+    scores,
+    sessions,
+    traces,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
     prompts.router,
     datasets.router,
+    dataset_runs.router,
     otel.router,
+    ingestion.router,
+    media.router,
     observations.router,
+    observations_v1.router,
     traces.router,
+    sessions.router,
     scores.router,
 ]

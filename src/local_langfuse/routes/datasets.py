@@ -30,6 +30,7 @@ from local_langfuse.http import (
     parse_ts,
     read_json,
 )
+from local_langfuse.routes.media import media_references
 
 router = APIRouter()
 
@@ -42,6 +43,22 @@ _ITEM_SELECT = """
     SELECT i.*, d.name AS dataset_name
     FROM dataset_items AS i JOIN datasets AS d ON d.id = i.dataset_id
 """
+
+# An item as of a version timestamp (the first parameter): its latest stored state by then.
+# Its columns shadow the item's own, so ``i.status`` in a WHERE clause is the state of then.
+_VERSIONED_FROM = """
+    FROM (
+        SELECT d_i.id, d_i.dataset_id, d_i.created_at, d_i.rowid AS rowid,
+               v.status, v.input, v.expected_output, v.metadata, v.source_trace_id,
+               v.source_observation_id, v.valid_from AS updated_at
+        FROM dataset_items AS d_i JOIN dataset_item_versions AS v ON v.rowid = (
+            SELECT rowid FROM dataset_item_versions
+            WHERE item_id = d_i.id AND valid_from <= ?
+            ORDER BY valid_from DESC, rowid DESC LIMIT 1
+        )
+    ) AS i JOIN datasets AS d ON d.id = i.dataset_id
+"""
+_VERSIONED_SELECT = "SELECT i.*, d.name AS dataset_name" + _VERSIONED_FROM
 
 
 # --- request parsing -----------------------------------------------------------------------
@@ -118,7 +135,7 @@ def _dataset_json(row: sqlite3.Row, project_id: str) -> dict[str, Any]:
     }
 
 
-def _item_json(row: sqlite3.Row) -> dict[str, Any]:
+def _item_json(row: sqlite3.Row, request: Request | None = None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "status": row["status"],
@@ -131,7 +148,7 @@ def _item_json(row: sqlite3.Row) -> dict[str, Any]:
         "datasetName": row["dataset_name"],
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
-        "mediaReferences": [],
+        "mediaReferences": [] if request is None else media_references(request, row),
     }
 
 
@@ -315,6 +332,22 @@ def _upsert_item(db: Database, body: dict[str, Any]) -> sqlite3.Row:
             ),
         )
         row: sqlite3.Row = conn.execute(_ITEM_SELECT + " WHERE i.id = ?", (item_id,)).fetchone()
+        # The state as of now, for reads of the dataset "as of" a later version timestamp.
+        conn.execute(
+            "INSERT INTO dataset_item_versions (item_id, valid_from, status, input,"
+            " expected_output, metadata, source_trace_id, source_observation_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                item_id,
+                now,
+                row["status"],
+                row["input"],
+                row["expected_output"],
+                row["metadata"],
+                row["source_trace_id"],
+                row["source_observation_id"],
+            ),
+        )
     return row
 
 
@@ -322,7 +355,7 @@ def _upsert_item(db: Database, body: dict[str, Any]) -> sqlite3.Row:
 async def create_dataset_item(request: Request) -> Response:
     body = _object_body(await read_json(request), "a dataset item with at least 'datasetName'")
     row = await run_in_threadpool(_upsert_item, _db(request), body)
-    return json_response(_item_json(row))
+    return json_response(_item_json(row, request))
 
 
 def _list_items(
@@ -342,15 +375,20 @@ def _list_items(
     if filters["sourceObservationId"] is not None:
         where.append("i.source_observation_id = ?")
         args.append(filters["sourceObservationId"])
-    if filters["version"] is not None:
-        where.append("i.created_at <= ?")
-        args.append(filters["version"])
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = int(
-        conn.execute("SELECT COUNT(*) FROM dataset_items AS i" + clause, args).fetchone()[0]
-    )
+    version = filters["version"]
+    if version is None:
+        # Archived items are left out of a dataset's items, as in Langfuse.
+        select, count = _ITEM_SELECT, "SELECT COUNT(*) FROM dataset_items AS i"
+        where.append("i.status = 'ACTIVE'")
+    else:
+        # Items as they were at that time: created by then, in their state of then.
+        select, count = _VERSIONED_SELECT, "SELECT COUNT(*)" + _VERSIONED_FROM
+        where.append("i.created_at <= ? AND i.status = 'ACTIVE'")
+        args = [version, *args, version]
+    clause = " WHERE " + " AND ".join(where)
+    total = int(conn.execute(count + clause, args).fetchone()[0])
     rows = conn.execute(
-        _ITEM_SELECT + clause + " ORDER BY i.created_at DESC, i.rowid DESC LIMIT ? OFFSET ?",
+        select + clause + " ORDER BY i.created_at DESC, i.rowid DESC LIMIT ? OFFSET ?",
         [*args, limit, (page - 1) * limit],
     ).fetchall()
     return rows, total
@@ -371,7 +409,10 @@ async def list_dataset_items(request: Request) -> Response:
     }
     rows, total = await run_in_threadpool(_list_items, _db(request), filters, page, limit)
     return json_response(
-        {"data": [_item_json(row) for row in rows], "meta": page_meta(page, limit, total)}
+        {
+            "data": [_item_json(row, request) for row in rows],
+            "meta": page_meta(page, limit, total),
+        }
     )
 
 
@@ -394,7 +435,7 @@ def _delete_item(db: Database, item_id: str) -> None:
 @router.get("/api/public/dataset-items/{item_id:path}")
 async def get_dataset_item(request: Request, item_id: str) -> Response:
     row = await run_in_threadpool(_get_item, _db(request), item_id)
-    return json_response(_item_json(row))
+    return json_response(_item_json(row, request))
 
 
 @router.delete("/api/public/dataset-items/{item_id:path}")

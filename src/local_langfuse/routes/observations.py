@@ -17,7 +17,8 @@ from starlette.responses import Response
 
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
-from local_langfuse.errors import BadRequestError, NotImplementedApiError
+from local_langfuse.errors import BadRequestError
+from local_langfuse.filters import apply_filter
 from local_langfuse.http import decode_cursor, encode_cursor, int_param, json_response, time_range
 from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES
 
@@ -36,6 +37,25 @@ FIELD_GROUPS = (
     "trace_context",
 )
 DEFAULT_GROUPS = frozenset({"core", "basic"})
+# The structured ``filter``'s columns (Langfuse's observation filter names), v1 and v2 lists.
+OBSERVATION_FILTER_COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("o.id", "string"),
+    "traceId": ("o.trace_id", "string"),
+    "name": ("o.name", "string"),
+    "type": ("o.type", "string"),
+    "level": ("o.level", "string"),
+    "model": ("o.model", "string"),
+    "environment": ("o.environment", "string"),
+    "version": ("o.version", "string"),
+    "userId": ("COALESCE(o.user_id, t.user_id)", "string"),
+    "sessionId": ("COALESCE(o.session_id, t.session_id)", "string"),
+    "parentObservationId": ("o.parent_observation_id", "string"),
+    "statusMessage": ("o.status_message", "string"),
+    "promptName": ("o.prompt_name", "string"),
+    "startTime": ("o.start_time", "datetime"),
+    "endTime": ("o.end_time", "datetime"),
+    "metadata": ("o.metadata", "object"),
+}
 METADATA_TRUNCATE = 200
 MAX_LIMIT = 1000
 
@@ -198,14 +218,9 @@ def list_observations(request: Request) -> Response:
             "parseIoAsJson is deprecated: input and output are always raw strings. "
             "Remove the parameter and decode them yourself."
         )
-    if query.get("filter"):
-        raise NotImplementedApiError(
-            "The structured 'filter' parameter is not implemented by local-langfuse; use the "
-            "query parameters (traceId, type, name, userId, level, ...) instead."
-        )
-
     where: list[str] = []
     args: list[Any] = []
+    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
     for param, column in (
         ("traceId", "o.trace_id"),
         ("name", "o.name"),

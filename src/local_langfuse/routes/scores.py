@@ -318,9 +318,46 @@ def score_v1(row: sqlite3.Row) -> dict[str, Any] | None:
     }
     if data_type in ("NUMERIC", "BOOLEAN", "CATEGORICAL"):
         item["value"] = row["value"] if row["value"] is not None else 0.0
-    if data_type != "NUMERIC":
-        item["stringValue"] = row["string_value"] or ""
+    # Langfuse sends stringValue on every score, null for numeric ones.
+    item["stringValue"] = None if data_type == "NUMERIC" else (row["string_value"] or "")
     return item
+
+
+def score_v2(row: sqlite3.Row) -> dict[str, Any]:
+    """A score in the ``Score`` shape of ``GET /api/public/v2/scores/{id}`` (any target)."""
+    item = score_v1(row) or {
+        "id": row["id"],
+        "name": row["name"],
+        "source": row["source"],
+        "timestamp": api_ts(row["timestamp"]),
+        "createdAt": api_ts(row["created_at"]),
+        "updatedAt": api_ts(row["updated_at"]),
+        "authorUserId": row["author_user_id"],
+        "comment": row["comment"],
+        "metadata": _metadata(row),
+        "configId": row["config_id"],
+        "queueId": row["queue_id"],
+        "environment": row["environment"],
+        "dataType": row["data_type"],
+        "stringValue": row["string_value"] or "",
+    }
+    item.update(
+        traceId=row["trace_id"],
+        observationId=row["observation_id"],
+        sessionId=row["session_id"],
+        datasetRunId=row["dataset_run_id"],
+    )
+    return item
+
+
+@router.get("/api/public/v2/scores/{score_id}")
+def get_score_v2(score_id: str, request: Request) -> Response:
+    row = request.app.state.db.conn.execute(
+        "SELECT * FROM scores WHERE id = ?", (score_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"Score {score_id!r} not found.")
+    return json_response(score_v2(row))
 
 
 def _csv(request: Request, name: str, *, upper: bool = False) -> list[str]:

@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
-from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
+from local_langfuse.errors import BadRequestError, NotFoundError
+from local_langfuse.filters import apply_filter
 from local_langfuse.http import int_param, json_response, page_meta, read_json, time_range
 from local_langfuse.routes.observations import api_ts, decode_json, seconds_between
 from local_langfuse.routes.scores import score_v1
@@ -34,6 +35,20 @@ ORDER_FIELDS = {
     "public": "public",
     "bookmarked": "timestamp",
     "sessionId": "session_id",
+}
+
+# The structured filter's columns (Langfuse's trace filter names).
+FILTER_COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("id", "string"),
+    "name": ("COALESCE(name, root_name)", "string"),
+    "timestamp": ("timestamp", "datetime"),
+    "userId": ("user_id", "string"),
+    "sessionId": ("session_id", "string"),
+    "release": ("release", "string"),
+    "version": ("version", "string"),
+    "environment": ("environment", "string"),
+    "tags": ("tags", "array"),
+    "metadata": ("metadata", "object"),
 }
 
 
@@ -150,6 +165,7 @@ def get_trace(trace_id: str, request: Request) -> Response:
         raise NotFoundError(f"Trace {trace_id!r} not found.")
     item = trace_core(row, "io" in groups)
     item["htmlPath"] = _html_path(config, trace_id)
+    item["externalId"] = None  # Langfuse's legacy field, always present on the detail
     observations: list[dict[str, Any]] = []
     if "observations" in groups:
         obs_rows = conn.execute(
@@ -180,13 +196,9 @@ def list_traces(request: Request) -> Response:
     groups = _groups(request)
     page = int_param(request, "page", 1)
     limit = int_param(request, "limit", 50, maximum=1000)
-    if query.get("filter"):
-        raise NotImplementedApiError(
-            "The structured 'filter' parameter is not implemented by local-langfuse; use the "
-            "query parameters (userId, name, sessionId, tags, ...) instead."
-        )
     where: list[str] = []
     args: list[Any] = []
+    apply_filter(query.get("filter"), FILTER_COLUMNS, where, args)
     for param, column in (
         ("userId", "user_id"),
         ("sessionId", "session_id"),
