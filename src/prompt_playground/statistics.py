@@ -1,0 +1,584 @@
+"""Paired statistics between two prompt variants run on the same samples: is a difference more
+than noise, and does a variant agree with itself when it is asked again.
+
+Pure domain (results in, figures out, no I/O). Tests and intervals come from well-kept libraries,
+not hand-rolled formulas: the exact McNemar test from ``scipy.stats.binomtest``; Wilson intervals,
+Holm's adjustment and the power calculation from statsmodels (scipy has no Holm: its
+``false_discovery_control`` is Benjamini–Hochberg/Yekutieli, a false-discovery rate, while a
+promotion gate wants the family-wise error rate that Holm bounds). The one formula written out,
+Newcombe's paired interval, only combines two statsmodels Wilson intervals.
+Per-sample scores reuse :func:`prompt_playground.compare.score_field`, so accuracy here is the
+accuracy the Compare page shows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import binomtest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.proportion import proportion_confint
+
+from prompt_playground.compare import (
+    Schema,
+    field_kinds,
+    has_expected,
+    schema_fields,
+    score_field,
+    values_agree,
+)
+from prompt_playground.errors import PlaygroundError
+from prompt_playground.models import Result
+from prompt_playground.schema import FieldKind
+
+Floats = npt.NDArray[np.float64]
+Verdict = Literal["better", "worse", "no detectable difference"]
+Method = Literal["mcnemar", "bootstrap"]
+
+#: Significance level of every test and 1 − the confidence of every interval.
+ALPHA = 0.05
+#: Power at which :attr:`PairedTest.n_needed` would detect the observed difference.
+POWER = 0.8
+#: Paired-bootstrap and sign-flip resamples (a fixed seed makes every figure reproducible).
+RESAMPLES = 10_000
+SEED = 20_251_201
+
+
+# --------------------------------------------------------------------------- small building blocks
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """``count`` of ``n`` with its Wilson 95 % interval; ``rate`` is ``None`` when ``n`` is 0."""
+
+    count: int
+    n: int
+    ci95: tuple[float, float] | None
+
+    @property
+    def rate(self) -> float | None:
+        return self.count / self.n if self.n else None
+
+
+def wilson(count: int, n: int, alpha: float = ALPHA) -> tuple[float, float] | None:
+    """The Wilson score interval of ``count`` successes in ``n`` trials (``None`` for n = 0)."""
+    if n <= 0:
+        return None
+    low, high = proportion_confint(count, n, alpha=alpha, method="wilson")
+    return float(low), float(high)
+
+
+def proportion(count: int, n: int, alpha: float = ALPHA) -> Proportion:
+    return Proportion(int(count), int(n), wilson(count, n, alpha))
+
+
+def mcnemar_exact(candidate_only: int, baseline_only: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pairs (a binomial test at 1/2)."""
+    discordant = candidate_only + baseline_only
+    if discordant == 0:
+        return 1.0
+    return float(binomtest(candidate_only, discordant, 0.5).pvalue)
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given)."""
+    if not p_values:
+        return []
+    adjusted = multipletests(list(p_values), alpha=alpha, method="holm")[1]
+    return [float(p) for p in adjusted]
+
+
+def samples_needed(differences: Floats, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """Roughly how many paired samples would detect the mean of ``differences`` (two-sided test
+    at ``alpha`` with ``power``), from a paired t-test power calculation; ``None`` when the
+    observed difference is zero."""
+    if differences.size == 0:
+        return None
+    mean = float(differences.mean())
+    if mean == 0:
+        return None
+    floor = _fewest_for_significance(alpha)
+    sd = float(differences.std(ddof=1)) if differences.size > 1 else 0.0
+    if sd == 0:
+        return floor
+    nobs = TTestPower().solve_power(
+        effect_size=abs(mean) / sd, alpha=alpha, power=power, alternative="two-sided"
+    )
+    return max(floor, math.ceil(float(np.asarray(nobs).item())))
+
+
+def _fewest_for_significance(alpha: float) -> int:
+    """Fewest pairs, all differing the same way, for which the exact test reaches ``alpha``."""
+    m = 1
+    while 2 * 0.5**m >= alpha:
+        m += 1
+    return m
+
+
+# --------------------------------------------------------------------------- repeats
+
+
+@dataclass(frozen=True)
+class Majority:
+    """The most common of a sample's answers and how many of them it was (``negative 3/3``)."""
+
+    value: Any
+    count: int
+    total: int
+
+    @property
+    def stable(self) -> bool:
+        return self.count == self.total
+
+    def label(self) -> str:
+        shown = self.value if isinstance(self.value, str) else _short(self.value)
+        return f"{shown} {self.count}/{self.total}"
+
+
+def majority(values: Sequence[Any]) -> Majority | None:
+    """The majority of ``values`` (equal as :func:`compare.values_agree` sees it; ties go to the
+    first seen); ``None`` for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return Majority(values[0], 1, 1)
+    groups: list[list[Any]] = []
+    for value in values:
+        for group in groups:
+            if values_agree((group[0], value)):
+                group.append(value)
+                break
+        else:
+            groups.append([value])
+    best = max(groups, key=len)  # max keeps the first of equal lengths
+    return Majority(best[0], len(best), len(values))
+
+
+def stability(values: Sequence[Any]) -> str:
+    """``"negative 3/3"``: the majority answer and how many of the answers it was."""
+    found = majority(values)
+    return found.label() if found is not None else "–"
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "∅"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- per-variant tables
+
+
+@dataclass
+class VariantTable:
+    """One variant's results folded per sample (arrays aligned with ``sample_ids``).
+
+    ``scores[field]`` is the mean score over valid repeats (NaN: no expected value or no valid
+    output); ``consistent[field]`` is 1 when every valid repeat agrees, 0 when not, NaN with
+    fewer than two valid repeats; ``answers[field]`` holds the majority per sample.
+    """
+
+    variant: str
+    calls: Floats
+    valid: Floats
+    answered: Floats
+    errors: Floats
+    scores: dict[str, Floats] = field(default_factory=dict)
+    consistent: dict[str, Floats] = field(default_factory=dict)
+    answers: dict[str, list[Majority | None]] = field(default_factory=dict)
+
+    @property
+    def present(self) -> npt.NDArray[np.bool_]:
+        return self.calls > 0
+
+
+@dataclass
+class Tables:
+    """Results of a run folded once per variant, ready for any pair of variants."""
+
+    sample_ids: list[str]
+    fields: dict[str, FieldKind]
+    expected_fields: list[str]
+    repeats: int
+    variants: dict[str, VariantTable]
+
+
+def tabulate(
+    results: Iterable[Result], schemas: Mapping[str, Schema], variants: Sequence[str]
+) -> Tables:
+    """Fold ``results`` per (variant, sample): every result counts, so repeats are kept.
+
+    Args:
+        results: results of one run (several per (sample, variant) when it had repeats).
+        schemas: variant → its response JSON schema (the run's ``meta["schemas"]``).
+        variants: the variants to fold.
+    """
+    variants = list(dict.fromkeys(variants))
+    missing = [v for v in variants if v not in schemas]
+    if missing:
+        raise PlaygroundError(
+            f"The run has no response schema for variant(s) {', '.join(missing)}."
+        )
+    kinds = schema_fields({v: schemas[v] for v in variants}, variants)
+    own = {v: field_kinds(schemas[v]) for v in variants}
+    wanted = set(variants)
+    grouped: dict[str, dict[str, list[Result]]] = {}
+    expected: dict[str, dict[str, Any]] = {}
+    for result in results:
+        if result.variant in wanted:
+            grouped.setdefault(result.sample_id, {}).setdefault(result.variant, []).append(result)
+            if result.expected:
+                expected.setdefault(result.sample_id, result.expected)
+    sample_ids = list(grouped)
+    expected_fields = [
+        name for name in kinds if any(has_expected(e.get(name)) for e in expected.values())
+    ]
+    repeats = max((len(rs) for per in grouped.values() for rs in per.values()), default=1)
+    tables = {
+        v: _fold(v, sample_ids, grouped, expected, kinds, own[v], expected_fields) for v in variants
+    }
+    return Tables(sample_ids, kinds, expected_fields, repeats, tables)
+
+
+def _fold(
+    variant: str,
+    sample_ids: Sequence[str],
+    grouped: Mapping[str, Mapping[str, list[Result]]],
+    expected: Mapping[str, Mapping[str, Any]],
+    kinds: Mapping[str, FieldKind],
+    own_kinds: Mapping[str, FieldKind],
+    expected_fields: Sequence[str],
+) -> VariantTable:
+    n = len(sample_ids)
+    table = VariantTable(
+        variant, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), answers={f: [] for f in kinds}
+    )
+    scores = {f: np.full(n, np.nan) for f in expected_fields}
+    consistent = {f: np.full(n, np.nan) for f in kinds}
+    for i, sample_id in enumerate(sample_ids):
+        results = grouped[sample_id].get(variant, [])
+        outputs = [r.output or {} for r in results if r.ok]
+        table.calls[i] = len(results)
+        table.valid[i] = len(outputs)
+        table.errors[i] = sum(r.error is not None for r in results)
+        table.answered[i] = len(outputs) + sum(
+            1 for r in results if not r.ok and r.raw_output is not None
+        )
+        for name in kinds:
+            values = [out.get(name) for out in outputs]
+            found = majority(values)
+            table.answers[name].append(found)
+            if found is not None and found.total >= 2:
+                consistent[name][i] = float(found.stable)
+        exp = expected.get(sample_id, {})
+        for name in expected_fields:
+            target = exp.get(name)
+            if outputs and has_expected(target):
+                kind = own_kinds.get(name, kinds[name])
+                total = sum(score_field(kind, target, out.get(name)) for out in outputs)
+                scores[name][i] = total / len(outputs)
+    table.scores = scores
+    table.consistent = consistent
+    return table
+
+
+# --------------------------------------------------------------------------- paired tests
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """A candidate-minus-baseline comparison of per-sample values on the samples both have.
+
+    ``method`` is ``mcnemar`` when every value is 0 or 1 (exact McNemar p-value on the discordant
+    pairs, Newcombe's paired score interval), else ``bootstrap`` (percentile interval of a
+    paired bootstrap of the mean difference, p-value from a paired sign-flip test, fixed seed).
+    ``discordant`` is (candidate right only, baseline right only) for McNemar.
+    """
+
+    n: int
+    baseline: float
+    candidate: float
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float
+    method: Method
+    n_needed: int | None
+    discordant: tuple[int, int] | None = None
+
+    def worse(self, alpha: float = ALPHA, *, higher_is_better: bool = True) -> bool:
+        bad = self.difference < 0 if higher_is_better else self.difference > 0
+        return bad and self.p_value < alpha
+
+
+def paired_test(
+    baseline: Floats, candidate: Floats, *, alpha: float = ALPHA, seed: int = SEED
+) -> PairedTest | None:
+    """Compare two aligned arrays on the positions where both are known (not NaN).
+
+    ``None`` when no position has both.
+    """
+    both = ~(np.isnan(baseline) | np.isnan(candidate))
+    base, cand = baseline[both], candidate[both]
+    n = int(base.size)
+    if n == 0:
+        return None
+    diffs = cand - base
+    difference = float(diffs.mean())
+    binary = bool(np.isin(base, (0.0, 1.0)).all() and np.isin(cand, (0.0, 1.0)).all())
+    if binary:
+        cand_only = int(np.count_nonzero(diffs > 0))
+        base_only = int(np.count_nonzero(diffs < 0))
+        p_value = mcnemar_exact(cand_only, base_only)
+        both_right = int(np.count_nonzero((base == 1) & (cand == 1)))
+        ci = newcombe_interval(
+            both_right, cand_only, base_only, n - both_right - cand_only - base_only, alpha
+        )
+        discordant: tuple[int, int] | None = (cand_only, base_only)
+        method: Method = "mcnemar"
+    else:
+        rng = np.random.default_rng(seed)
+        ci = _bootstrap_interval(diffs, rng, alpha)
+        p_value = _sign_flip_p(diffs, rng)
+        discordant, method = None, "bootstrap"
+    return PairedTest(
+        n=n,
+        baseline=float(base.mean()),
+        candidate=float(cand.mean()),
+        difference=difference,
+        ci95=ci,
+        p_value=p_value,
+        method=method,
+        n_needed=samples_needed(diffs, alpha),
+        discordant=discordant,
+    )
+
+
+def newcombe_interval(
+    both: int, candidate_only: int, baseline_only: int, neither: int, alpha: float = ALPHA
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, "method 10") for the difference of two paired
+    proportions, candidate minus baseline, from the 2×2 table of correct/wrong pairs.
+
+    It combines the two variants' Wilson intervals with the pairs' phi correlation; Newcombe
+    shows it keeps its coverage where the asymptotic interval overshoots [−1, 1] and the
+    "exact" conditional one collapses to one side.
+    """
+    n = both + candidate_only + baseline_only + neither
+    if n == 0:
+        return 0.0, 0.0
+    p_cand, p_base = (both + candidate_only) / n, (both + baseline_only) / n
+    low_c, high_c = proportion_confint(both + candidate_only, n, alpha=alpha, method="wilson")
+    low_b, high_b = proportion_confint(both + baseline_only, n, alpha=alpha, method="wilson")
+    margins = (
+        (both + candidate_only)
+        * (baseline_only + neither)
+        * (both + baseline_only)
+        * (candidate_only + neither)
+    )
+    phi = (both * neither - candidate_only * baseline_only) / math.sqrt(margins) if margins else 0.0
+    below = (p_cand - low_c) ** 2 - 2 * phi * (p_cand - low_c) * (high_b - p_base)
+    above = (high_c - p_cand) ** 2 - 2 * phi * (high_c - p_cand) * (p_base - low_b)
+    difference = p_cand - p_base
+    below += (high_b - p_base) ** 2
+    above += (p_base - low_b) ** 2
+    return difference - math.sqrt(max(below, 0.0)), difference + math.sqrt(max(above, 0.0))
+
+
+def _bootstrap_interval(
+    diffs: Floats, rng: np.random.Generator, alpha: float
+) -> tuple[float, float]:
+    """Percentile interval of the mean over ``RESAMPLES`` paired resamples.
+
+    Resampling n pairs with replacement only changes how often each distinct difference is
+    drawn, so the draws are multinomial counts over the distinct values: the same distribution
+    as resampling indices, at a cost of resamples × distinct values instead of × n.
+    """
+    values, counts = np.unique(diffs, return_counts=True)
+    n = int(diffs.size)
+    if values.size == 1:
+        only = float(values[0])
+        return only, only
+    draws = rng.multinomial(n, counts / n, size=RESAMPLES)
+    means = draws @ values / n
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _sign_flip_p(diffs: Floats, rng: np.random.Generator) -> float:
+    """Two-sided p-value of the paired sign-flip (randomization) test of the mean difference.
+
+    Under "no difference" each pair's difference is as likely negated; for each distinct size
+    the number kept positive is binomial, so the flipped sums are drawn per distinct size.
+    """
+    nonzero = np.abs(diffs[diffs != 0])
+    if nonzero.size == 0:
+        return 1.0
+    observed = abs(float(diffs.sum()))
+    sizes, counts = np.unique(nonzero, return_counts=True)
+    positives = rng.binomial(counts, 0.5, size=(RESAMPLES, sizes.size))
+    flipped = np.abs((2 * positives - counts) @ sizes)
+    tolerance = 1e-9 * max(1.0, observed)
+    extreme = int(np.count_nonzero(flipped >= observed - tolerance))
+    return (1 + extreme) / (1 + RESAMPLES)
+
+
+# --------------------------------------------------------------------------- a pair of variants
+
+
+@dataclass(frozen=True)
+class FieldStatistics:
+    """Accuracy of both variants on one field with expected values, and the paired verdict."""
+
+    field: str
+    test: PairedTest
+    p_adjusted: float
+    verdict: Verdict
+
+
+@dataclass
+class PairedStatistics:
+    """Candidate against baseline on the samples both were run on."""
+
+    baseline: str
+    candidate: str
+    n_samples: int
+    repeats: int
+    fields: dict[str, FieldStatistics]
+    agreement: dict[str, Proportion]
+    self_consistency: dict[str, dict[str, Proportion]]
+    alpha: float = ALPHA
+
+
+def paired(
+    tables: Tables, baseline: str, candidate: str, *, alpha: float = ALPHA, seed: int = SEED
+) -> PairedStatistics:
+    """Paired statistics of ``candidate`` against ``baseline`` (both folded in ``tables``).
+
+    Fields with expected values get a paired test of the per-sample scores, Holm-adjusted across
+    those fields, and a verdict; every field gets the variants' agreement (on the majority
+    answers) with a Wilson interval; with repeats, each variant gets its self-consistency.
+    """
+    base, cand = tables.variants[baseline], tables.variants[candidate]
+    tests = {
+        name: test
+        for name in tables.expected_fields
+        if (test := paired_test(base.scores[name], cand.scores[name], alpha=alpha, seed=seed))
+    }
+    adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()], alpha), strict=True))
+    fields = {
+        name: FieldStatistics(name, test, adjusted[name], _verdict(test, adjusted[name], alpha))
+        for name, test in tests.items()
+    }
+    both = base.present & cand.present
+    return PairedStatistics(
+        baseline=baseline,
+        candidate=candidate,
+        n_samples=int(np.count_nonzero(both)),
+        repeats=tables.repeats,
+        fields=fields,
+        agreement=agreement(tables, baseline, candidate, alpha),
+        self_consistency=(
+            {v: self_consistency(tables, v, alpha) for v in (candidate, baseline)}
+            if tables.repeats > 1
+            else {}
+        ),
+        alpha=alpha,
+    )
+
+
+def _verdict(test: PairedTest, p_adjusted: float, alpha: float) -> Verdict:
+    if p_adjusted < alpha and test.difference > 0:
+        return "better"
+    if p_adjusted < alpha and test.difference < 0:
+        return "worse"
+    return "no detectable difference"
+
+
+def agreement(
+    tables: Tables, first: str, second: str, alpha: float = ALPHA
+) -> dict[str, Proportion]:
+    """Per field: the share of samples (both variants with valid output) where the two
+    variants' majority answers agree, with a Wilson interval."""
+    a, b = tables.variants[first], tables.variants[second]
+    out: dict[str, Proportion] = {}
+    for name in tables.fields:
+        n = agree = 0
+        for left, right in zip(a.answers[name], b.answers[name], strict=True):
+            if left is None or right is None:
+                continue
+            n += 1
+            agree += values_agree((left.value, right.value))
+        out[name] = proportion(agree, n, alpha)
+    return out
+
+
+def self_consistency(tables: Tables, variant: str, alpha: float = ALPHA) -> dict[str, Proportion]:
+    """Per field: the share of samples whose valid repeats (two or more) all agree."""
+    table = tables.variants[variant]
+    out: dict[str, Proportion] = {}
+    for name, flags in table.consistent.items():
+        known = flags[~np.isnan(flags)]
+        out[name] = proportion(int(known.sum()), int(known.size), alpha)
+    return out
+
+
+def compare_pair(
+    results: Iterable[Result],
+    schemas: Mapping[str, Schema],
+    baseline: str,
+    candidate: str,
+    *,
+    alpha: float = ALPHA,
+) -> PairedStatistics:
+    """:func:`tabulate` then :func:`paired` for one pair of variants."""
+    tables = tabulate(results, schemas, [baseline, candidate])
+    return paired(tables, baseline, candidate, alpha=alpha)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def format_statistics(stats: PairedStatistics) -> str:
+    """The statistics as plain text lines (the CLI prints these)."""
+    lines = [
+        f"{stats.candidate} vs {stats.baseline}: {stats.n_samples} samples"
+        + (f" × {stats.repeats} repeats" if stats.repeats > 1 else "")
+    ]
+    if stats.fields:
+        lines.append(
+            f"  {'field':<20}{stats.baseline[:12]:>13}{stats.candidate[:12]:>13}{'diff':>8}"
+            f"  {'95% CI':<17}{'p':>8}{'p(Holm)':>9}  verdict"
+        )
+        for name, fs in stats.fields.items():
+            t = fs.test
+            ci = f"[{t.ci95[0]:+.2f}, {t.ci95[1]:+.2f}]"
+            needed = f" (≈{t.n_needed} samples to detect)" if t.n_needed else ""
+            lines.append(
+                f"  {name[:20]:<20}{t.baseline:>13.0%}{t.candidate:>13.0%}{t.difference:>+8.2f}"
+                f"  {ci:<17}{_p(t.p_value):>8}{_p(fs.p_adjusted):>9}  {fs.verdict}"
+                + (needed if fs.verdict == "no detectable difference" else "")
+            )
+    if stats.agreement:
+        parts = [
+            f"{name} {a.rate:.0%} [{a.ci95[0]:.0%}, {a.ci95[1]:.0%}]"
+            for name, a in stats.agreement.items()
+            if a.rate is not None and a.ci95 is not None
+        ]
+        if parts:
+            lines.append("  agreement: " + ", ".join(parts))
+    for variant, per_field in stats.self_consistency.items():
+        parts = [f"{n} {p.rate:.0%}" for n, p in per_field.items() if p.rate is not None]
+        if parts:
+            lines.append(f"  self-consistency {variant}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
