@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -106,12 +107,19 @@ def samples_needed(differences: Floats, alpha: float = ALPHA, power: float = POW
         return None
     floor = _fewest_for_significance(alpha)
     sd = float(differences.std(ddof=1)) if differences.size > 1 else 0.0
-    if sd == 0:
+    if sd <= 1e-9 * abs(mean):  # every pair differs by the same amount (up to rounding)
         return floor
-    nobs = TTestPower().solve_power(
-        effect_size=abs(mean) / sd, alpha=alpha, power=power, alternative="two-sided"
-    )
-    return max(floor, math.ceil(float(np.asarray(nobs).item())))
+    with warnings.catch_warnings():
+        # A huge effect makes the root finder give up (NaN): then the floor is the answer.
+        warnings.simplefilter("ignore")
+        nobs = float(
+            np.asarray(
+                TTestPower().solve_power(
+                    effect_size=abs(mean) / sd, alpha=alpha, power=power, alternative="two-sided"
+                )
+            ).item()
+        )
+    return floor if math.isnan(nobs) else max(floor, math.ceil(nobs))
 
 
 def _fewest_for_significance(alpha: float) -> int:

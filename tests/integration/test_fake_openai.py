@@ -174,6 +174,18 @@ def test_same_request_gives_same_output_sync_and_async(
     assert extract(fake, SAMPLES[2]).model_dump() != first.model_dump()
 
 
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_a_scripted_answer_fixes_those_fields_in_every_mode(
+    fake: FakeOpenAIServer, state: FakeModelState, mode: instructor.Mode
+) -> None:
+    system = 'Extract a support ticket.\nFAKE-ANSWER: {"priority": "high", "attempts": 4}'
+    for sample in SAMPLES:
+        ticket = extract(fake, sample, mode=mode, system=system)
+        assert (ticket.priority, ticket.attempts) == (Priority.HIGH, 4)
+    unscripted = {extract(fake, sample, mode=mode).priority for sample in SAMPLES}
+    assert len(unscripted) > 1  # without the line the answers vary
+
+
 def test_another_system_prompt_changes_some_fields_but_not_all(
     fake: FakeOpenAIServer, state: FakeModelState
 ) -> None:

@@ -4,6 +4,9 @@ It replaces the model, never the SDKs: the unmodified ``openai`` client and ``in
 it over real HTTP. Structured answers are synthesized from the JSON schema the request carries
 (TOOLS, JSON_SCHEMA, JSON and MD_JSON modes), deterministically from the request's messages, and
 faults are injected in order with :meth:`FakeModelState.enqueue`, like simonw/llm's mock model.
+A prompt can script its answer: a message line ``FAKE-ANSWER: {"label": "spam"}`` fixes those
+top-level fields of the structured answer (the rest are synthesized), so a test can build a
+variant that answers right (``{"label": "{{expected}}"}``) next to one that guesses.
 
 Run it in its own process (benchmarks)::
 
@@ -38,6 +41,7 @@ from local_langfuse.server import LOOPBACK, ThreadedUvicorn, bind_socket
 JsonDict = dict[str, Any]
 
 _SCHEMA_MARKER = "json_schema"
+_SCRIPT_MARKER = "FAKE-ANSWER:"
 _FALLBACK_WORDS = (
     "alpha",
     "bravo",
@@ -488,6 +492,38 @@ def _schema_in_messages(messages: list[Any]) -> JsonDict | None:
     return None
 
 
+def _scripted_fields(messages: list[Any]) -> JsonDict:
+    """Fields fixed by ``FAKE-ANSWER: {...}`` lines in the messages (later lines win)."""
+    fields: JsonDict = {}
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        text = _text_of(message.get("content"))
+        at = text.find(_SCRIPT_MARKER)
+        while at != -1:
+            start = at + len(_SCRIPT_MARKER)
+            start += len(text[start:]) - len(text[start:].lstrip())
+            try:
+                found, _ = json.JSONDecoder().raw_decode(text, start)
+            except ValueError:
+                found = None
+            if isinstance(found, dict):
+                fields.update(found)
+            at = text.find(_SCRIPT_MARKER, at + 1)
+    return fields
+
+
+def _scripted(payload: str, messages: list[Any]) -> str:
+    fields = _scripted_fields(messages)
+    if not fields:
+        return payload
+    instance = json.loads(payload)
+    if not isinstance(instance, dict):
+        return payload
+    instance.update(fields)
+    return json.dumps(instance, ensure_ascii=False)
+
+
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -548,6 +584,7 @@ def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
             fn = tool["function"]
             params = fn.get("parameters") or {"type": "object", "properties": {}}
             args = _instance_json(params, [*messages, {"role": "tool", "content": str(i)}], model)
+            args = _scripted(args, messages)
             call_id = "call_" + _digest(args, str(i)).hex()[:24]
             calls.append(
                 {
@@ -578,7 +615,7 @@ def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
         schema = _schema_in_messages(messages)
         fenced = schema is not None
     if schema is not None:
-        payload = _instance_json(schema, messages, model)
+        payload = _scripted(_instance_json(schema, messages, model), messages)
         if invalid_json:
             payload = _break(payload)
         content = f"```json\n{payload}\n```" if fenced else payload
