@@ -240,13 +240,14 @@ def _rate_rule(
 
 
 def _self_consistency(tables: Tables, baseline: str, candidate: str, alpha: float) -> Rule:
-    base, cand = tables.variants[baseline], tables.variants[candidate]
+    base = tables.variants[baseline].consistent
+    cand = tables.variants[candidate].consistent
     tests = {
         name: test
         for name in tables.fields
-        if (test := paired_test(base.consistent[name], cand.consistent[name], alpha=alpha))
+        if (test := paired_test(base[name], cand[name], alpha=alpha))
     }
-    adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()], alpha), strict=True))
+    adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()]), strict=True))
     lower = [
         f"{name} {t.candidate:.0%} vs {t.baseline:.0%} (Holm p {adjusted[name]:.3g})"
         for name, t in tests.items()

@@ -88,6 +88,16 @@ def test_holm_adjustment_matches_the_textbook_example() -> None:
     assert [p < 0.05 for p in adjusted] == [True, False, False, True]
 
 
+def test_holm_agrees_with_statsmodels_multipletests() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 5, 12):
+        p_values = list(rng.uniform(0, 0.2, size=size)) + [0.01] * 2  # ties included
+        expected = multipletests(p_values, method="holm")[1]
+        assert holm(p_values) == pytest.approx(list(expected))
+
+
 def test_newcombe_paired_interval_matches_newcombe_1998b_example() -> None:
     # Newcombe RG (1998). Improved confidence intervals for the difference between binomial
     # proportions based on paired data. Statistics in Medicine 17:2635-2650, Table II, example
@@ -303,3 +313,50 @@ def test_errored_calls_are_not_scored_but_the_sample_still_counts() -> None:
     assert stats.n_samples == 2
     assert stats.fields["label"].test.n == 1
     assert stats.agreement["label"].n == 1
+
+
+def test_agreement_between_variants_is_exactly_compare_values_agree() -> None:
+    from prompt_playground.compare import values_agree
+    from prompt_playground.statistics import agreement
+
+    pool: list[Any] = [
+        "Negative",
+        " negative ",
+        "neutral",
+        "",
+        None,
+        True,
+        False,
+        1,
+        1.0,
+        1.0000000001,
+        0,
+        2.5,
+        "1",
+        "true",
+        ["a", "B"],
+        ["b", "a "],
+        ["a"],
+        [],
+        [1, 2],
+        [2.0, 1],
+        [True],
+        [1],
+        [None],
+        {"k": 1},
+        {"k": 1.0},
+        [{"k": 1}],
+    ]
+    pairs = list(itertools.product(pool, repeat=2))
+    schema = {"type": "object", "properties": {"x": {}}}
+    results = [_result(f"s{i}", "v1", {"x": a}) for i, (a, _) in enumerate(pairs)]
+    results += [_result(f"s{i}", "v2", {"x": b}) for i, (_, b) in enumerate(pairs)]
+    tables = tabulate(results, {"v1": schema, "v2": schema}, ["v1", "v2"])
+    found = agreement(tables, "v1", "v2")["x"]
+    assert found.n == len(pairs)
+    assert found.count == sum(values_agree((a, b)) for a, b in pairs)
+    # and pair by pair: one sample per pair
+    for i, (a, b) in enumerate(pairs):
+        one = [r for r in results if r.sample_id == f"s{i}"]
+        single = tabulate(one, {"v1": schema, "v2": schema}, ["v1", "v2"])
+        assert agreement(single, "v1", "v2")["x"].count == values_agree((a, b)), (a, b)
