@@ -13,6 +13,7 @@ import random
 import time
 from typing import Any
 
+from prompt_playground.compare import compare
 from prompt_playground.models import Result
 from prompt_playground.statistics import paired, tabulate
 
@@ -69,31 +70,39 @@ def make_results(n: int, repeats: int = 1, seed: int = 1) -> list[Result]:
     return results
 
 
-def measure(n: int, repeats: int, rounds: int = 3) -> float:
-    """Best of ``rounds`` (wall and CPU seconds): the machine is shared, the minimum is the
+def best_of(rounds: int, fn: Any) -> tuple[float, float, Any]:
+    """Best of ``rounds`` (wall and CPU seconds): the machine is shared, and the minimum is the
     figure least disturbed by other processes."""
+    best: tuple[float, float, Any] | None = None
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = fn()
+        figures = (time.perf_counter() - wall, time.process_time() - cpu, value)
+        best = figures if best is None or figures[0] < best[0] else best
+    assert best is not None
+    return best
+
+
+def measure(n: int, repeats: int, rounds: int = 3) -> float:
     results = make_results(n, repeats)
     schemas = dict.fromkeys(VARIANTS, SCHEMA)
     pairs = list(itertools.combinations(VARIANTS, 2))
-    best: tuple[float, float, float] | None = None
-    for _ in range(rounds):
-        wall, cpu = time.perf_counter(), time.process_time()
+
+    def statistics() -> Any:
         tables = tabulate(results, schemas, VARIANTS)
-        folded = time.perf_counter() - wall
-        for baseline, candidate in pairs:
-            stats = paired(tables, baseline, candidate)
-        figures = (time.perf_counter() - wall, time.process_time() - cpu, folded)
-        best = figures if best is None or figures[0] < best[0] else best
-    assert best is not None
-    total, cpu, folded = best
+        return [paired(tables, baseline, candidate) for baseline, candidate in pairs]
+
+    wall, cpu, stats = best_of(rounds, statistics)
+    base_wall, _, _ = best_of(rounds, lambda: compare(results, SCHEMA, VARIANTS))
     print(
         f"{n:,} samples × {len(VARIANTS)} variants × {FIELDS} fields × {repeats} repeat(s), "
-        f"{len(pairs)} pairs: {total:.3f} s wall, {cpu:.3f} s CPU "
-        f"(fold {folded:.3f} s, pairs {total - folded:.3f} s; best of {rounds})"
+        f"{len(pairs)} pairs: {wall:.3f} s wall, {cpu:.3f} s CPU (best of {rounds}); "
+        f"baseline compare() on the same results {base_wall:.3f} s → {wall / base_wall:.2f}×"
     )
-    verdicts = {name: fs.verdict for name, fs in stats.fields.items()}
-    print(f"  {stats.candidate} vs {stats.baseline}: {verdicts}")
-    return total
+    last = stats[-1]
+    verdicts = {name: fs.verdict for name, fs in last.fields.items()}
+    print(f"  {last.candidate} vs {last.baseline}: {verdicts}")
+    return wall
 
 
 def main() -> None:
