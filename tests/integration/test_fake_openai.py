@@ -186,6 +186,27 @@ def test_a_scripted_answer_fixes_those_fields_in_every_mode(
     assert len(unscripted) > 1  # without the line the answers vary
 
 
+def test_sampled_answers_vary_above_temperature_zero_only() -> None:
+    with FakeOpenAIServer(FakeModelState(sample_temperature=True)) as server:
+        ic = instructor.from_openai(client(server), mode=instructor.Mode.TOOLS)
+        system = 'Extract a support ticket.\nFAKE-ANSWER: {"attempts": 2}'
+
+        def ask(temperature: float) -> Ticket:
+            return ic.chat.completions.create(
+                model=MODEL,
+                response_model=Ticket,
+                messages=messages(SAMPLES[0], system),
+                temperature=temperature,
+                max_retries=0,
+            )
+
+        hot = [ask(0.8) for _ in range(6)]
+        cold = [ask(0) for _ in range(3)]
+    assert len({t.model_dump_json() for t in hot}) > 1
+    assert {t.attempts for t in hot} == {2}  # scripted fields stay fixed
+    assert len({t.model_dump_json() for t in cold}) == 1
+
+
 def test_another_system_prompt_changes_some_fields_but_not_all(
     fake: FakeOpenAIServer, state: FakeModelState
 ) -> None:

@@ -4,9 +4,12 @@ It replaces the model, never the SDKs: the unmodified ``openai`` client and ``in
 it over real HTTP. Structured answers are synthesized from the JSON schema the request carries
 (TOOLS, JSON_SCHEMA, JSON and MD_JSON modes), deterministically from the request's messages, and
 faults are injected in order with :meth:`FakeModelState.enqueue`, like simonw/llm's mock model.
-A prompt can script its answer: a message line ``FAKE-ANSWER: {"label": "spam"}`` fixes those
-top-level fields of the structured answer (the rest are synthesized), so a test can build a
-variant that answers right (``{"label": "{{expected}}"}``) next to one that guesses.
+With ``sample_temperature`` on, a request with ``temperature > 0`` is answered from a fresh seed
+each time (like a sampled model: asking twice may give two answers); temperature 0 stays
+deterministic. A prompt can script its answer: a message line
+``FAKE-ANSWER: {"label": "spam"}`` fixes those top-level fields of the structured answer (the
+rest are synthesized), so a test can build a variant that answers right
+(``{"label": "{{expected}}"}``) next to one that guesses.
 
 Run it in its own process (benchmarks)::
 
@@ -106,6 +109,8 @@ class FakeModelState:
             whose messages contain the substring; checked before (and without consuming) faults.
         api_key: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
         models: ids listed by ``GET /v1/models``.
+        sample_temperature: answer requests with ``temperature > 0`` from a fresh random seed
+            (unscripted fields vary between identical requests).
     """
 
     latency_ms: float = 0.0
@@ -114,6 +119,7 @@ class FakeModelState:
     fail_when_content_contains: dict[str, int] = field(default_factory=dict)
     api_key: str | None = None
     models: tuple[str, ...] = ("gpt-4o-mini", "fake-model")
+    sample_temperature: bool = False
     request_count: int = field(default=0, init=False)
     _faults: deque[Fault] = field(default_factory=deque, init=False, repr=False)
     _history: deque[JsonDict] = field(init=False, repr=False)
@@ -568,8 +574,10 @@ class _Answer:
         )
 
 
-def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
+def _answer(body: JsonDict, invalid_json: bool, sampled: bool = False) -> _Answer:
     messages: list[Any] = body["messages"]
+    if sampled:  # a fresh seed: the nonce joins the messages the answer is derived from
+        messages = [*messages, {"role": "user", "content": uuid.uuid4().hex}]
     model = str(body.get("model", ""))
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t]
     choice = body.get("tool_choice")
@@ -771,7 +779,14 @@ def create_app(state: FakeModelState) -> FastAPI:
             return _error(fault.status, fault.message, fault.retry_after)
         if state.latency_ms > 0:
             await asyncio.sleep(state.latency_ms / 1000)
-        answer = _answer(body, invalid_json=fault is not None and fault.invalid_json)
+        temperature = body.get("temperature")
+        sampled = (
+            state.sample_temperature
+            and isinstance(temperature, int | float)
+            and not isinstance(temperature, bool)
+            and temperature > 0
+        )
+        answer = _answer(body, fault is not None and fault.invalid_json, sampled)
         if fault is not None and fault.finish_reason is not None:
             answer.finish_reason = fault.finish_reason
         completion = _completion(body, answer)
@@ -829,9 +844,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--no-history", action="store_true", help="don't record request bodies")
+    parser.add_argument(
+        "--sample-temperature",
+        action="store_true",
+        help="answer requests with temperature > 0 from a fresh seed each time",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    state = FakeModelState(latency_ms=args.latency_ms, record_history=not args.no_history)
+    state = FakeModelState(
+        latency_ms=args.latency_ms,
+        record_history=not args.no_history,
+        sample_temperature=args.sample_temperature,
+    )
     sock = bind_socket(args.host, args.port)
     server = uvicorn.Server(_uvicorn_config(create_app(state), args.log_level))
     host = f"[{args.host}]" if ":" in args.host else args.host
