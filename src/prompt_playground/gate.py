@@ -189,6 +189,45 @@ def gate_run(
     )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The run that can back a promotion, and which of its variants ran which version."""
+
+    run_id: str
+    candidate: str
+    baseline: str
+
+
+def find_evidence(
+    store: RunStore,
+    prompt_name: str,
+    *,
+    candidate_version: int,
+    baseline_version: int,
+    limit: int = 200,
+) -> Evidence | None:
+    """The latest completed run of ``prompt_name`` that ran both versions (by any label or
+    number) on the same samples; ``None`` when there is none among the last ``limit`` runs."""
+    for record in store.list_runs(limit):
+        if record.prompt_name != prompt_name or record.status != "completed":
+            continue
+        versions = record.meta.get("versions")
+        if not isinstance(versions, Mapping):
+            continue
+        candidate = _key_of(record.variants, versions, candidate_version)
+        baseline = _key_of(record.variants, versions, baseline_version, avoid=candidate)
+        if candidate is not None and baseline is not None and candidate != baseline:
+            return Evidence(record.id, candidate, baseline)
+    return None
+
+
+def _key_of(
+    variants: list[str], versions: Mapping[str, Any], version: int, avoid: str | None = None
+) -> str | None:
+    keys = [key for key in variants if versions.get(key) == version and key != avoid]
+    return keys[0] if keys else None
+
+
 def _check_variants(record: RunRecord, candidate: str, baseline: str) -> None:
     unknown = [v for v in (candidate, baseline) if v not in record.variants]
     if unknown:

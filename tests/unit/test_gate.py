@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from prompt_playground.gate import GateUsageError, evaluate, gate_run
+from prompt_playground.gate import Evidence, GateUsageError, evaluate, find_evidence, gate_run
 from prompt_playground.models import Result, Sample
 from prompt_playground.policy import PromotionPolicy
 from prompt_playground.runstore import RunRecord, RunStore
@@ -232,3 +232,32 @@ def test_gate_run_names_the_variants_when_one_is_unknown(tmp_path: Path) -> None
         gate_run(store, "run-1", candidate="v9", baseline="base", policy=POLICY)
     with pytest.raises(GateUsageError, match="no run 'nope'"):
         gate_run(store, "nope", candidate="cand", baseline="base", policy=POLICY)
+
+
+def test_find_evidence_takes_the_latest_completed_run_with_both_versions(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+
+    def add(run_id: str, versions: dict[str, int], status: str, prompt: str = "p") -> None:
+        record = RunRecord(
+            id=run_id,
+            prompt_name=prompt,
+            variants=list(versions),
+            total=0,
+            created_at=f"2026-12-01T10:00:{len(store.list_runs()):02d}+00:00",
+            meta={"versions": versions, "schemas": dict.fromkeys(versions, SCHEMA)},
+        )
+        store.create_run(record, [])
+        store.finish_run(run_id, status)  # type: ignore[arg-type]
+
+    add("old", {"production": 1, "v3": 3}, "completed")
+    add("other-prompt", {"production": 1, "v3": 3}, "completed", prompt="q")
+    add("cancelled", {"production": 1, "v3": 3}, "cancelled")
+    add("only-v3", {"v3": 3, "v2": 2}, "completed")
+    assert find_evidence(store, "p", candidate_version=3, baseline_version=1) == Evidence(
+        "old", "v3", "production"
+    )
+    add("newer", {"v1": 1, "staging": 3}, "completed")
+    assert find_evidence(store, "p", candidate_version=3, baseline_version=1) == Evidence(
+        "newer", "staging", "v1"
+    )
+    assert find_evidence(store, "p", candidate_version=4, baseline_version=1) is None
