@@ -70,20 +70,16 @@ def make_results(n: int, repeats: int = 1, seed: int = 1) -> list[Result]:
     return results
 
 
-def best_of(rounds: int, fn: Any) -> tuple[float, float, Any]:
-    """Best of ``rounds`` (wall and CPU seconds): the machine is shared, and the minimum is the
-    figure least disturbed by other processes."""
-    best: tuple[float, float, Any] | None = None
-    for _ in range(rounds):
-        wall, cpu = time.perf_counter(), time.process_time()
-        value = fn()
-        figures = (time.perf_counter() - wall, time.process_time() - cpu, value)
-        best = figures if best is None or figures[0] < best[0] else best
-    assert best is not None
-    return best
+def timed(fn: Any) -> tuple[float, float, Any]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
-def measure(n: int, repeats: int, rounds: int = 3) -> float:
+def measure(n: int, repeats: int, rounds: int = 5) -> float:
+    """The statistics and compare() on the same results, interleaved ``rounds`` times; the
+    minimum of each (wall and CPU seconds) is the figure least disturbed by other processes on
+    a shared machine, and their ratio the figure that travels between machines."""
     results = make_results(n, repeats)
     schemas = dict.fromkeys(VARIANTS, SCHEMA)
     pairs = list(itertools.combinations(VARIANTS, 2))
@@ -92,12 +88,20 @@ def measure(n: int, repeats: int, rounds: int = 3) -> float:
         tables = tabulate(results, schemas, VARIANTS)
         return [paired(tables, baseline, candidate) for baseline, candidate in pairs]
 
-    wall, cpu, stats = best_of(rounds, statistics)
-    base_wall, _, _ = best_of(rounds, lambda: compare(results, SCHEMA, VARIANTS))
+    ours: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    for _ in range(rounds):
+        wall, cpu, stats = timed(statistics)
+        ours.append((wall, cpu))
+        wall, cpu, _ = timed(lambda: compare(results, SCHEMA, VARIANTS))
+        base.append((wall, cpu))
+    wall, cpu = min(w for w, _ in ours), min(c for _, c in ours)
+    base_wall, base_cpu = min(w for w, _ in base), min(c for _, c in base)
     print(
         f"{n:,} samples × {len(VARIANTS)} variants × {FIELDS} fields × {repeats} repeat(s), "
-        f"{len(pairs)} pairs: {wall:.3f} s wall, {cpu:.3f} s CPU (best of {rounds}); "
-        f"baseline compare() on the same results {base_wall:.3f} s → {wall / base_wall:.2f}×"
+        f"{len(pairs)} pairs: {wall:.3f} s wall, {cpu:.3f} s CPU; compare() on the same "
+        f"results {base_wall:.3f} s wall, {base_cpu:.3f} s CPU → {cpu / base_cpu:.2f}× "
+        f"(CPU; min of {rounds} interleaved)"
     )
     last = stats[-1]
     verdicts = {name: fs.verdict for name, fs in last.fields.items()}

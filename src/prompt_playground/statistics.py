@@ -178,16 +178,16 @@ def majority(values: Sequence[Any]) -> Majority | None:
             counts.setdefault(key, [value, 0])[1] += 1
         first, count = max(counts.values(), key=lambda entry: entry[1])
         return Majority(first, count, len(values))
-    groups: list[list[Any]] = []  # numbers (within a tolerance) and objects
-    for value in values:
+    groups: list[list[Any]] = []  # [key, first value, count]: numbers (tolerance) and objects
+    for key, value in zip(keys, values, strict=True):
         for group in groups:
-            if values_agree((group[0], value)):
-                group.append(value)
+            if _same_answer(group[0], group[1], key, value):
+                group[2] += 1
                 break
         else:
-            groups.append([value])
-    best = max(groups, key=len)  # max keeps the first of equal lengths
-    return Majority(best[0], len(best), len(values))
+            groups.append([key, value, 1])
+    _, first, count = max(groups, key=lambda group: group[2])  # the first of equal counts
+    return Majority(first, count, len(values))
 
 
 def stability(values: Sequence[Any]) -> str:
@@ -288,12 +288,16 @@ def tabulate(
             if result.expected:
                 expected.setdefault(result.sample_id, result.expected)
     sample_ids = list(grouped)
+    targets = {  # sample → (field, expected value, its cache key), shared by the variants
+        sample_id: [(n, t, _hashable(t)) for n in kinds if has_expected(t := exp.get(n))]
+        for sample_id, exp in expected.items()
+    }
     expected_fields = [
-        name for name in kinds if any(has_expected(e.get(name)) for e in expected.values())
+        name for name in kinds if any(n == name for t in targets.values() for n, _, _ in t)
     ]
     repeats = max((len(rs) for per in grouped.values() for rs in per.values()), default=1)
     tables = {
-        v: _fold(v, sample_ids, grouped, expected, kinds, own[v], expected_fields) for v in variants
+        v: _fold(v, sample_ids, grouped, targets, kinds, own[v], expected_fields) for v in variants
     }
     return Tables(sample_ids, kinds, expected_fields, repeats, tables)
 
@@ -302,51 +306,64 @@ def _fold(
     variant: str,
     sample_ids: Sequence[str],
     grouped: Mapping[str, Mapping[str, list[Result]]],
-    expected: Mapping[str, Mapping[str, Any]],
+    targets: Mapping[str, list[tuple[str, Any, Any]]],
     kinds: Mapping[str, FieldKind],
     own_kinds: Mapping[str, FieldKind],
     expected_fields: Sequence[str],
 ) -> VariantTable:
+    # Plain lists while looping (setting numpy items one by one is slow), arrays at the end.
     n = len(sample_ids)
-    calls, valid, answered, errors = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    scores = {f: np.full(n, np.nan) for f in expected_fields}
+    counts: dict[str, list[float]] = {k: [0.0] * n for k in ("calls", "valid", "answered")}
+    scores: dict[str, list[float]] = {f: [math.nan] * n for f in expected_fields}
     answers: dict[str, list[Any]] = {f: [NO_ANSWER] * n for f in kinds}
     keys: dict[str, list[Any]] = {f: [None] * n for f in kinds}
-    agreeing = {f: np.zeros(n) for f in kinds}
-    scored = [(f, own_kinds.get(f, kinds[f])) for f in expected_fields]
+    agreeing: dict[str, list[float]] = {f: [0.0] * n for f in kinds}
+    kind_of = {f: own_kinds.get(f, kinds[f]) for f in expected_fields}
     score = _ScoreCache()
     for i, sample_id in enumerate(sample_ids):
         results = grouped[sample_id].get(variant)
         if not results:
             continue
         outputs = [r.output or {} for r in results if r.ok]
-        calls[i] = len(results)
-        valid[i] = len(outputs)
-        errors[i] = len(results) - len(outputs)
-        answered[i] = len(outputs) + sum(not r.ok and r.raw_output is not None for r in results)
+        counts["calls"][i] = len(results)
+        counts["valid"][i] = len(outputs)
+        counts["answered"][i] = len(outputs) + sum(
+            not r.ok and r.raw_output is not None for r in results
+        )
+        if not outputs:
+            continue
         if len(outputs) == 1:  # no repeats: the answer is its own majority
             single = outputs[0]
             for name in kinds:
                 value = single.get(name)
                 answers[name][i] = value
                 keys[name][i] = _agreement_key(value)
-                agreeing[name][i] = 1
-        elif outputs:
-            for name in kinds:
-                found = majority([out.get(name) for out in outputs])
-                assert found is not None
+                agreeing[name][i] = 1.0
+            for name, target, target_key in targets.get(sample_id, ()):
+                scores[name][i] = score(kind_of[name], target, target_key, single.get(name))
+            continue
+        for name in kinds:
+            found = majority([out.get(name) for out in outputs])
+            if found is not None:
                 answers[name][i] = found.value
                 keys[name][i] = _agreement_key(found.value)
                 agreeing[name][i] = found.count
-        exp = expected.get(sample_id) if outputs else None
-        if not exp:
-            continue
-        for name, kind in scored:
-            target = exp.get(name)
-            if has_expected(target):
-                total = sum(score(kind, target, out.get(name)) for out in outputs)
-                scores[name][i] = total / len(outputs)
-    return VariantTable(variant, calls, valid, answered, errors, answers, keys, agreeing, scores)
+        for name, target, target_key in targets.get(sample_id, ()):
+            kind = kind_of[name]
+            total = sum(score(kind, target, target_key, out.get(name)) for out in outputs)
+            scores[name][i] = total / len(outputs)
+    calls, valid = np.array(counts["calls"]), np.array(counts["valid"])
+    return VariantTable(
+        variant,
+        calls,
+        valid,
+        np.array(counts["answered"]),
+        calls - valid,
+        answers,
+        keys,
+        {f: np.array(v) for f, v in agreeing.items()},
+        {f: np.array(v) for f, v in scores.items()},
+    )
 
 
 class _ScoreCache:
@@ -356,10 +373,11 @@ class _ScoreCache:
     def __init__(self) -> None:
         self._cache: dict[tuple[Any, ...], float] = {}
 
-    def __call__(self, kind: FieldKind, expected: Any, actual: Any) -> float:
-        key = (kind, _hashable(expected), _hashable(actual))
-        if key[1] is None or key[2] is None:
+    def __call__(self, kind: FieldKind, expected: Any, expected_key: Any, actual: Any) -> float:
+        actual_key = actual if type(actual) is str else _hashable(actual)
+        if expected_key is None or actual_key is None:
             return score_field(kind, expected, actual)
+        key = (kind, expected_key, actual_key)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = score_field(kind, expected, actual)
@@ -381,7 +399,7 @@ def _hashable(value: Any) -> tuple[Any, ...] | None:
 def _agreement_key(value: Any) -> tuple[Any, ...] | None:
     """A key that is equal for two values exactly when :func:`compare.values_agree` says they
     agree: text normalized, lists as sets of normalized items, ``True`` never equal to ``1``.
-    Numbers carry their value for a tolerance check (:func:`_numbers_agree`); objects and lists
+    Numbers carry their value for a tolerance check (:func:`_same_answer`); objects and lists
     of objects get ``None`` and go through ``values_agree`` itself. Computed once per answer,
     so comparing every pair of variants is a key comparison (a test keeps it equal to
     ``values_agree``)."""
@@ -412,9 +430,14 @@ def _item_key(item: Any) -> Any:
     return _NO_KEY
 
 
-def _numbers_agree(left: float, right: float) -> bool:
-    tol = NUMBER_TOLERANCE
-    return math.isclose(left, right, rel_tol=tol, abs_tol=tol)
+def _same_answer(left_key: Any, left: Any, right_key: Any, right: Any) -> bool:
+    """:func:`compare.values_agree` for two answers, through their keys where they have them."""
+    if left_key is None or right_key is None:
+        return values_agree((left, right))
+    if left_key[0] == right_key[0] == "number":
+        tol = NUMBER_TOLERANCE
+        return math.isclose(left_key[1], right_key[1], rel_tol=tol, abs_tol=tol)
+    return bool(left_key == right_key)
 
 
 # --------------------------------------------------------------------------- paired tests
@@ -643,12 +666,7 @@ def agreement(
             if left is NO_ANSWER or right is NO_ANSWER:
                 continue
             n += 1
-            if left_key is None or right_key is None:
-                agree += values_agree((left, right))
-            elif left_key[0] == right_key[0] == "number":
-                agree += _numbers_agree(left_key[1], right_key[1])
-            else:
-                agree += left_key == right_key
+            agree += _same_answer(left_key, left, right_key, right)
         out[name] = proportion(agree, n, alpha)
     return out
 
