@@ -360,3 +360,16 @@ def test_agreement_between_variants_is_exactly_compare_values_agree() -> None:
         one = [r for r in results if r.sample_id == f"s{i}"]
         single = tabulate(one, {"v1": schema, "v2": schema}, ["v1", "v2"])
         assert agreement(single, "v1", "v2")["x"].count == values_agree((a, b)), (a, b)
+
+
+def test_folded_tables_give_each_cell_its_stability_mark() -> None:
+    results = [
+        _result("s1", "v1", {"label": label, "tags": [], "note": "n"}) for label in "bba"
+    ] + [_result("s1", "v1", None), _result("s2", "v1", None)]
+    tables = tabulate(results, {"v1": SCHEMA}, ["v1"])
+    table = tables.variants["v1"]
+    mark = table.majority("label", 0)
+    assert mark is not None
+    assert (mark.label(), mark.stable) == ("b 2/3", False)  # errors are not answers
+    assert table.majority("label", 1) is None
+    assert list(table.errors) == [1.0, 1.0]
