@@ -11,6 +11,7 @@ BENCHES = [
     "bench.engine",
     "bench.serve",
     "bench.compare_bench",
+    "bench.statistics_bench",
     "bench.page_rerun",
     "bench.local_model",
 ]

@@ -441,5 +441,54 @@ def main() -> None:
     app()
 
 
+@app.command()
+def gate(
+    run_id: Annotated[str, typer.Option("--run", help="The run's id (printed by `run`).")],
+    candidate: Annotated[str, typer.Option(help="The variant to promote, e.g. v3 or staging.")],
+    baseline: Annotated[
+        str, typer.Option(help="The variant it must not be worse than, e.g. production.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (the README's contract).")
+    ] = False,
+) -> None:
+    """Check a finished run against the promotion policy: exit 0 pass, 1 fail, 2 bad usage."""
+    import json
+
+    from prompt_playground.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise _fail(f"Invalid configuration: {where}: {error['msg']}", code=2) from exc
+    path = settings.run_store_path
+    if not path.is_file():
+        raise _fail(
+            f"No run store at {path}: run a comparison first, or set PLAYGROUND_DATA_DIR.", code=2
+        )
+    from prompt_playground.gate import GateUsageError, gate_run
+    from prompt_playground.runstore import RunStore
+
+    try:
+        result = gate_run(
+            RunStore(path),
+            run_id,
+            candidate=candidate,
+            baseline=baseline,
+            policy=settings.promotion_policy,
+        )
+    except GateUsageError as exc:
+        raise _fail(exc.message, exc.details, code=2) from exc
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(result.format())
+    raise typer.Exit(0 if result.passed else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompt_playground.policy import PromotionPolicy
 from prompt_playground.samples import SampleLimits
 
 InstructorModeName = Literal["tools", "json_schema", "json", "md_json"]
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per million input and output tokens, by model-name prefix, for the "
         "cost column (JSON). Unknown models have no cost; the local model costs nothing.",
+    )
+    promotion_policy: PromotionPolicy = Field(
+        default_factory=PromotionPolicy,
+        description="The promotion gate's rules (JSON; keys left out keep the defaults shown). "
+        "See the README's 'Promotion gate'.",
     )
     seed_examples: bool = Field(
         default=True,

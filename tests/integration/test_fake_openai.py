@@ -174,6 +174,39 @@ def test_same_request_gives_same_output_sync_and_async(
     assert extract(fake, SAMPLES[2]).model_dump() != first.model_dump()
 
 
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+def test_a_scripted_answer_fixes_those_fields_in_every_mode(
+    fake: FakeOpenAIServer, state: FakeModelState, mode: instructor.Mode
+) -> None:
+    system = 'Extract a support ticket.\nFAKE-ANSWER: {"priority": "high", "attempts": 4}'
+    for sample in SAMPLES:
+        ticket = extract(fake, sample, mode=mode, system=system)
+        assert (ticket.priority, ticket.attempts) == (Priority.HIGH, 4)
+    unscripted = {extract(fake, sample, mode=mode).priority for sample in SAMPLES}
+    assert len(unscripted) > 1  # without the line the answers vary
+
+
+def test_sampled_answers_vary_above_temperature_zero_only() -> None:
+    with FakeOpenAIServer(FakeModelState(sample_temperature=True)) as server:
+        ic = instructor.from_openai(client(server), mode=instructor.Mode.TOOLS)
+        system = 'Extract a support ticket.\nFAKE-ANSWER: {"attempts": 2}'
+
+        def ask(temperature: float) -> Ticket:
+            return ic.chat.completions.create(
+                model=MODEL,
+                response_model=Ticket,
+                messages=messages(SAMPLES[0], system),
+                temperature=temperature,
+                max_retries=0,
+            )
+
+        hot = [ask(0.8) for _ in range(6)]
+        cold = [ask(0) for _ in range(3)]
+    assert len({t.model_dump_json() for t in hot}) > 1
+    assert {t.attempts for t in hot} == {2}  # scripted fields stay fixed
+    assert len({t.model_dump_json() for t in cold}) == 1
+
+
 def test_another_system_prompt_changes_some_fields_but_not_all(
     fake: FakeOpenAIServer, state: FakeModelState
 ) -> None:

@@ -4,6 +4,12 @@ It replaces the model, never the SDKs: the unmodified ``openai`` client and ``in
 it over real HTTP. Structured answers are synthesized from the JSON schema the request carries
 (TOOLS, JSON_SCHEMA, JSON and MD_JSON modes), deterministically from the request's messages, and
 faults are injected in order with :meth:`FakeModelState.enqueue`, like simonw/llm's mock model.
+With ``sample_temperature`` on, a request with ``temperature > 0`` is answered from a fresh seed
+each time (like a sampled model: asking twice may give two answers); temperature 0 stays
+deterministic. A prompt can script its answer: a message line
+``FAKE-ANSWER: {"label": "spam"}`` fixes those top-level fields of the structured answer (the
+rest are synthesized), so a test can build a variant that answers right
+(``{"label": "{{expected}}"}``) next to one that guesses.
 
 Run it in its own process (benchmarks)::
 
@@ -38,6 +44,7 @@ from local_langfuse.server import LOOPBACK, ThreadedUvicorn, bind_socket
 JsonDict = dict[str, Any]
 
 _SCHEMA_MARKER = "json_schema"
+_SCRIPT_MARKER = "FAKE-ANSWER:"
 _FALLBACK_WORDS = (
     "alpha",
     "bravo",
@@ -102,6 +109,8 @@ class FakeModelState:
             whose messages contain the substring; checked before (and without consuming) faults.
         api_key: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
         models: ids listed by ``GET /v1/models``.
+        sample_temperature: answer requests with ``temperature > 0`` from a fresh random seed
+            (unscripted fields vary between identical requests).
     """
 
     latency_ms: float = 0.0
@@ -110,6 +119,7 @@ class FakeModelState:
     fail_when_content_contains: dict[str, int] = field(default_factory=dict)
     api_key: str | None = None
     models: tuple[str, ...] = ("gpt-4o-mini", "fake-model")
+    sample_temperature: bool = False
     request_count: int = field(default=0, init=False)
     _faults: deque[Fault] = field(default_factory=deque, init=False, repr=False)
     _history: deque[JsonDict] = field(init=False, repr=False)
@@ -488,6 +498,38 @@ def _schema_in_messages(messages: list[Any]) -> JsonDict | None:
     return None
 
 
+def _scripted_fields(messages: list[Any]) -> JsonDict:
+    """Fields fixed by ``FAKE-ANSWER: {...}`` lines in the messages (later lines win)."""
+    fields: JsonDict = {}
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        text = _text_of(message.get("content"))
+        at = text.find(_SCRIPT_MARKER)
+        while at != -1:
+            start = at + len(_SCRIPT_MARKER)
+            start += len(text[start:]) - len(text[start:].lstrip())
+            try:
+                found, _ = json.JSONDecoder().raw_decode(text, start)
+            except ValueError:
+                found = None
+            if isinstance(found, dict):
+                fields.update(found)
+            at = text.find(_SCRIPT_MARKER, at + 1)
+    return fields
+
+
+def _scripted(payload: str, messages: list[Any]) -> str:
+    fields = _scripted_fields(messages)
+    if not fields:
+        return payload
+    instance = json.loads(payload)
+    if not isinstance(instance, dict):
+        return payload
+    instance.update(fields)
+    return json.dumps(instance, ensure_ascii=False)
+
+
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -532,8 +574,10 @@ class _Answer:
         )
 
 
-def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
+def _answer(body: JsonDict, invalid_json: bool, sampled: bool = False) -> _Answer:
     messages: list[Any] = body["messages"]
+    if sampled:  # a fresh seed: the nonce joins the messages the answer is derived from
+        messages = [*messages, {"role": "user", "content": uuid.uuid4().hex}]
     model = str(body.get("model", ""))
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t]
     choice = body.get("tool_choice")
@@ -548,6 +592,7 @@ def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
             fn = tool["function"]
             params = fn.get("parameters") or {"type": "object", "properties": {}}
             args = _instance_json(params, [*messages, {"role": "tool", "content": str(i)}], model)
+            args = _scripted(args, messages)
             call_id = "call_" + _digest(args, str(i)).hex()[:24]
             calls.append(
                 {
@@ -578,7 +623,7 @@ def _answer(body: JsonDict, invalid_json: bool) -> _Answer:
         schema = _schema_in_messages(messages)
         fenced = schema is not None
     if schema is not None:
-        payload = _instance_json(schema, messages, model)
+        payload = _scripted(_instance_json(schema, messages, model), messages)
         if invalid_json:
             payload = _break(payload)
         content = f"```json\n{payload}\n```" if fenced else payload
@@ -734,7 +779,14 @@ def create_app(state: FakeModelState) -> FastAPI:
             return _error(fault.status, fault.message, fault.retry_after)
         if state.latency_ms > 0:
             await asyncio.sleep(state.latency_ms / 1000)
-        answer = _answer(body, invalid_json=fault is not None and fault.invalid_json)
+        temperature = body.get("temperature")
+        sampled = (
+            state.sample_temperature
+            and isinstance(temperature, int | float)
+            and not isinstance(temperature, bool)
+            and temperature > 0
+        )
+        answer = _answer(body, fault is not None and fault.invalid_json, sampled)
         if fault is not None and fault.finish_reason is not None:
             answer.finish_reason = fault.finish_reason
         completion = _completion(body, answer)
@@ -792,9 +844,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--no-history", action="store_true", help="don't record request bodies")
+    parser.add_argument(
+        "--sample-temperature",
+        action="store_true",
+        help="answer requests with temperature > 0 from a fresh seed each time",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    state = FakeModelState(latency_ms=args.latency_ms, record_history=not args.no_history)
+    state = FakeModelState(
+        latency_ms=args.latency_ms,
+        record_history=not args.no_history,
+        sample_temperature=args.sample_temperature,
+    )
     sock = bind_socket(args.host, args.port)
     server = uvicorn.Server(_uvicorn_config(create_app(state), args.log_level))
     host = f"[{args.host}]" if ":" in args.host else args.host
