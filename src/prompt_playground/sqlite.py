@@ -3,6 +3,7 @@ transactions, and ordered, append-only migrations (``PRAGMA user_version`` count
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,29 @@ from prompt_playground.errors import RunStoreError
 Migration = Callable[[sqlite3.Connection], None]
 
 
+def private_file(path: Path) -> None:
+    """Create ``path``'s directory (0700) and the empty file (0600) when they do not exist yet.
+
+    The run store and the label history hold customer chats and model outputs: nobody else on
+    the machine should read them. Existing directories and files keep the mode their owner chose;
+    SQLite gives its ``-wal``/``-shm`` files the mode of the database file.
+    """
+    missing: list[Path] = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 class SQLiteFile:
     """``what`` names the file for people ("the run store") in error messages."""
 
@@ -24,7 +48,7 @@ class SQLiteFile:
         self._local = threading.local()
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
         except OSError as exc:
             raise RunStoreError(
                 f"Cannot create the data directory {self.path.parent} ({what}): {exc}"
