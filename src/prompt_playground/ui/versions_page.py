@@ -302,13 +302,12 @@ def promote(
 ) -> bool:
     """Move the label and record the move; the outcome is flashed on the next run."""
     try:
-        promotion = services.prompts.promote(name, version, label)
+        promotion, _ = get_history(services).promote(services.prompts, name, version, label, note)
     except PlaygroundError as exc:
         show_error(exc, prefix="Not promoted.")
         return False
     clear_prompt_cache()
     if promotion.changed:
-        get_history(services).record(name, label, promotion.previous_version, version, note)
         before = f"v{promotion.previous_version}" if promotion.previous_version else "nowhere"
         st.session_state[keys.VERSIONS_FLASH] = f"'{label}' moved: {before} → v{version}."
     else:
