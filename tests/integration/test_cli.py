@@ -302,3 +302,28 @@ def test_post_scores_sends_accuracy_for_every_scored_trace(
     rows = len(load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples)
     # One score per field with an expected value (3) plus the overall mean, for every row.
     assert f"Posted {rows * 4} scores to Langfuse." in done.stdout
+
+
+def test_wide_export_from_the_cli_has_one_row_per_sample_and_a_column_per_variant(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "wide.csv"
+    done = cli(
+        seeded_env,
+        "run", "--prompt", NAME, "--label", "production", "--label", "staging",
+        "--samples", str(SAMPLES_FILE), "--out", str(out), "--wide", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    file_ids = [s.id for s in load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples]
+    assert sorted(r["sample_id"] for r in rows) == sorted(file_ids)  # one row per sample
+    assert header[0] == "sample_id"
+    for variant in ("production", "staging"):
+        assert f"output.sentiment.{variant}" in header
+        assert f"error.{variant}" in header
+    assert "variant" not in header  # the long form's column
+    assert "expected_sentiment" in header
+    assert all(r["output.sentiment.production"] for r in rows)
