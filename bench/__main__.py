@@ -10,6 +10,7 @@ BENCHES = [
     "bench.langfuse_server",
     "bench.engine",
     "bench.compare_bench",
+    "bench.samples_fuzz",
     "bench.page_rerun",
     "bench.local_model",
 ]
