@@ -79,7 +79,9 @@ def follow_upload_limit(max_file_mb: float) -> None:
 
 
 def _stop(message: str, details: str | None) -> NoReturn:
-    st.error(message, icon=":material/block:")
+    from prompt_playground.ui.widgets import plain  # widgets imports this module
+
+    st.error(plain(message), icon=":material/block:")
     if details:
         with st.expander("Details"):
             st.code(details, language=None)
