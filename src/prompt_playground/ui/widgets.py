@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 # Everything Markdown (and Streamlit's directives: :red[...], :material/...:, $LaTeX$) gives a
 # meaning to; a backslash before any ASCII punctuation shows it as itself (CommonMark).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=^&\"'])")
+# GFM turns bare URLs (http://…, www.…) and e-mail addresses into links after escapes are
+# resolved; an invisible WORD JOINER inside each trigger keeps them text.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?<=@)")
 
 
 def plain(text: object) -> str:
@@ -33,8 +36,10 @@ def plain(text: object) -> str:
     label, all of which render Markdown; a shared Langfuse project or a model could otherwise
     inject ``![x](http://attacker/pixel.png)`` or ``[click](javascript:...)``. Where no Markdown
     is wanted around it, ``st.text``/``st.code``/``st.json`` and dataframes are plain already.
+    Bare URLs and e-mail addresses get an invisible word joiner so they are not auto-linked.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+    unlinked = _AUTOLINK.sub("\u2060", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked).replace("\n", "  \n")
 
 
 def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
