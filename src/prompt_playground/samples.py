@@ -572,8 +572,10 @@ def _parse_csv(
                     )
             start = end
     except csv.Error as exc:
-        if "field larger than field limit" in str(exc):
-            raise _field_too_long(f"{name}, line {reader.line_num}", limits) from exc
+        if "field larger than field limit" in str(exc):  # the csv module's own cap
+            lower = min(limits.max_field_chars, csv.field_size_limit())
+            cap = replace(limits, max_field_chars=lower)
+            raise _field_too_long(f"{name}, line {reader.line_num}", cap) from exc
         raise SamplesError(
             f"{name}, line {reader.line_num + 1}: the CSV cannot be parsed ({exc}). "
             "Check quoting in that line.",

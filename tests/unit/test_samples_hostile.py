@@ -178,3 +178,9 @@ def test_a_header_holding_several_delimiter_candidates_is_split_on_the_right_one
     assert loaded.columns == ["id", "Name, first, middle, last", "text"]
     assert all(s.error is None for s in loaded.samples)
     assert loaded.samples[1].variables["text"] == "The app crashes | again"
+
+
+def test_the_csv_modules_own_cap_is_the_one_named_when_it_is_lower() -> None:
+    data = b"id,text\n1," + b"x" * 200_000 + b"\n"
+    with pytest.raises(SamplesError, match="longer than 131,072 characters"):
+        load_samples(data, "big.csv", limits=SampleLimits(max_field_chars=1_000_000))
