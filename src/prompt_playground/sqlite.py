@@ -16,6 +16,17 @@ from prompt_playground.errors import RunStoreError
 Migration = Callable[[sqlite3.Connection], None]
 
 
+def private_dir(directory: Path) -> None:
+    """Create ``directory`` and its missing parents as 0700; an existing one is left alone."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(new, 0o700)  # mkdir's mode is masked by the umask
+
+
 def private_file(path: Path) -> None:
     """Create ``path``'s directory (0700) and the empty file (0600) when they do not exist yet.
 
@@ -23,14 +34,7 @@ def private_file(path: Path) -> None:
     the machine should read them. Existing directories and files keep the mode their owner chose;
     SQLite gives its ``-wal``/``-shm`` files the mode of the database file.
     """
-    missing: list[Path] = []
-    parent = path.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

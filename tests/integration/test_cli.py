@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -327,3 +328,20 @@ def test_wide_export_from_the_cli_has_one_row_per_sample_and_a_column_per_varian
     assert "variant" not in header  # the long form's column
     assert "expected_sentiment" in header
     assert all(r["output.sentiment.production"] for r in rows)
+
+
+def test_the_data_directory_is_created_private_before_the_embedded_langfuse(
+    fake_url: str, tmp_path: Path
+) -> None:
+    env = base_env(tmp_path / "fresh" / "data")
+    env.update(OPENAI_BASE_URL=fake_url, OPENAI_API_KEY="sk-test")
+    old = os.umask(0o022)  # the child inherits the usual umask
+    try:
+        done = cli(env, "versions", NAME)
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "fresh" / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "runs.sqlite3").stat().st_mode) == 0o600
