@@ -24,6 +24,7 @@ from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner
 from prompt_playground.runstore import RunStore
 from prompt_playground.settings import Settings
+from prompt_playground.sqlite import private_dir
 
 __all__ = [
     "ConnectionStatus",
@@ -186,6 +187,13 @@ def build_services(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
     closers: list[Callable[[], None]] = []
     public_key, secret_key = _langfuse_keys(settings)
+    try:  # first, so that no component creates the data directory world-readable
+        private_dir(settings.data_dir)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot create the data directory {settings.data_dir}: {exc}. "
+            "Set PLAYGROUND_DATA_DIR to a writable place."
+        ) from exc
     if settings.embedded_langfuse:
         from local_langfuse import LocalLangfuseServer, ServerConfig
 

@@ -8,8 +8,9 @@ the ends, never move::
     latency_ms, input_tokens, output_tokens, cost_usd, trace_id, trace_url, expected_<field>...
 
 Lists and objects are JSON-encoded in every format, so a column holds the same values whatever
-the format. In CSV only, a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-carriage return is prefixed with ``'`` so spreadsheets do not run it as a formula.
+the format. In CSV only, a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a
+carriage return or a NUL is prefixed with ``'`` so spreadsheets do not run it as a formula
+(some strip a leading NUL and then read the ``=`` behind it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ _DTYPES: dict[str, str] = {
     "trace_url": "str",
 }
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a CSV text cell may not start with unquoted; the README lists every one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -268,7 +270,7 @@ def to_wide(
 
 def neutralize_cell(text: str) -> str:
     """Prefix ``'`` to text a spreadsheet would run as a formula; plain numbers stay as they are."""
-    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 

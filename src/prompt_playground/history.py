@@ -11,8 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+from prompt_playground.prompts import Promotion
 from prompt_playground.sqlite import SQLiteFile
+
+
+class Promoter(Protocol):
+    """What moves a label (``LangfusePromptStore``)."""
+
+    def promote(self, name: str, version: int, label: str) -> Promotion: ...
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -53,6 +61,29 @@ class LabelHistory:
         self.path = Path(path)
         self._db = SQLiteFile(self.path, MIGRATIONS, what="the label history")
 
+    def promote(
+        self,
+        prompts: Promoter,
+        prompt_name: str,
+        version: int,
+        label: str,
+        note: str | None = None,
+    ) -> tuple[Promotion, LabelMove | None]:
+        """Move ``label`` to ``version`` and record the move, one promotion at a time.
+
+        Reading the label's holder, moving it and writing the history happen inside one write
+        transaction of the history file, so two promotions of one label (two sessions, or the
+        app and the CLI) cannot both read the same "previous version": the second one waits and
+        records the version the first one moved the label to. Nothing is recorded when the
+        version already held the label.
+        """
+        with self._db.write() as conn:
+            promotion = prompts.promote(prompt_name, version, label)
+            if not promotion.changed:
+                return promotion, None
+            move = self._insert(conn, prompt_name, label, promotion.previous_version, version, note)
+        return promotion, move
+
     def record(
         self,
         prompt_name: str,
@@ -61,14 +92,25 @@ class LabelHistory:
         to_version: int,
         note: str | None = None,
     ) -> LabelMove:
-        at = datetime.now(UTC).isoformat(timespec="seconds")
         with self._db.write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO label_moves (at, prompt_name, label, from_version,"
-                " to_version, note) VALUES (?,?,?,?,?,?)",
-                (at, prompt_name, label, from_version, to_version, note),
-            )
-            move_id = int(cursor.lastrowid or 0)
+            return self._insert(conn, prompt_name, label, from_version, to_version, note)
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection,
+        prompt_name: str,
+        label: str,
+        from_version: int | None,
+        to_version: int,
+        note: str | None,
+    ) -> LabelMove:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        cursor = conn.execute(
+            "INSERT INTO label_moves (at, prompt_name, label, from_version,"
+            " to_version, note) VALUES (?,?,?,?,?,?)",
+            (at, prompt_name, label, from_version, to_version, note),
+        )
+        move_id = int(cursor.lastrowid or 0)
         return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note)
 
     def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:

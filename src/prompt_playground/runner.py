@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from langfuse import propagate_attributes
@@ -24,7 +25,8 @@ from prompt_playground.llm import LLM, call_parameters
 from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import PromptVersion
 from prompt_playground.runstore import RunRecord, RunStatus, RunStore
-from prompt_playground.schema import ResolvedModel, response_model_for
+from prompt_playground.samples import align_expected
+from prompt_playground.schema import ResolvedModel, field_specs, response_model_for
 
 RunKind = Literal["batch", "playground"]
 """What started a run: a batch (Compare, the CLI) or one Playground call (kept apart on Runs)."""
@@ -42,6 +44,11 @@ class PreparedVariant:
     prompt: PromptVersion
     model: ResolvedModel
     params: dict[str, Any]
+
+    @cached_property
+    def fields(self) -> list[str]:
+        """The response schema's top-level field names (what expected values are keyed by)."""
+        return [spec.name for spec in field_specs(self.model.schema)]
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,7 @@ class Runner:
             variant=variant.key,
             prompt_name=prompt.name,
             prompt_version=prompt.version,
-            expected=dict(sample.expected),
+            expected=align_expected(sample.expected, variant.fields),
         )
         if sample.error:
             result.error = f"Row {sample.row} was not run: {sample.error}"

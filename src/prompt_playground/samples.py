@@ -13,7 +13,7 @@ import difflib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -22,11 +22,13 @@ from prompt_playground.models import Sample
 
 __all__ = [
     "DELIMITERS",
+    "MAX_JSON_DEPTH",
     "MESSAGE_ROLES",
     "PreflightReport",
     "SampleLimits",
     "SampleProblem",
     "SampleSet",
+    "align_expected",
     "apply_mapping",
     "load_samples",
     "preflight",
@@ -41,6 +43,9 @@ EXPECTED_PREFIX = "expected_"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _SNIFF_RECORDS = 50
 _JSON_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+#: JSON values in a samples file (a record, a ``messages`` or ``expected_*`` cell) may nest this
+#: deep; deeper ones are refused before anything recurses over them.
+MAX_JSON_DEPTH = 32
 
 Severity = Literal["error", "warning"]
 
@@ -52,6 +57,8 @@ class SampleLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_rows: int = 10_000
     max_columns: int = 500
+    #: One cell / JSON value, in characters (the csv module refuses longer cells by default too).
+    max_field_chars: int = 131_072
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,7 @@ def load_samples(
             "samples file. Split it into smaller files or raise the limit."
         )
     text, encoding = _decode(data, name)
+    _check_nul(text, name)
     if not text.strip():
         raise SamplesError(
             f"{name} is empty. Upload a CSV with a header row (e.g. id,chat_json,expected_label) "
@@ -207,6 +215,25 @@ def apply_mapping(sample_set: SampleSet, mapping: Mapping[str, str]) -> SampleSe
     return replace(sample_set, samples=samples, mapping={**sample_set.mapping, **clean})
 
 
+def align_expected(expected: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """Expected values keyed by the schema's field names.
+
+    The ``expected_`` prefix is matched case-insensitively, so ``expected_Sentiment`` is the
+    expected value of field ``sentiment``; a key that names a field exactly wins over one that
+    differs only in case, and keys matching no field are kept as they are.
+    """
+    names = list(fields)
+    by_lower = {n.lower(): n for n in names}
+    exact = set(names)
+    out: dict[str, Any] = {k: v for k, v in expected.items() if k in exact}
+    for key, value in expected.items():
+        if key in exact:
+            continue
+        target = by_lower.get(key.lower(), key)
+        out.setdefault(target, value)
+    return out
+
+
 def _size(n: int) -> str:
     if n >= 1024 * 1024:
         return f"{n / (1024 * 1024):.1f} MB"
@@ -220,11 +247,9 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return _strict_decode(data[len(codecs.BOM_UTF8) :], "utf-8", name), "UTF-8 with BOM"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict_decode(data, "utf-16", name), "UTF-16"
-    if b"\x00" in data[:8192]:
-        raise SamplesError(
-            f"{name} looks like a binary file (it contains NUL bytes), not CSV or JSONL text. "
-            "Export it from your spreadsheet as CSV (UTF-8)."
-        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _nul_error(name, data.count(b"\n", 0, nul) + 1)
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
@@ -233,6 +258,60 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252 (Windows-1252)"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1 (ISO-8859-1)"
+
+
+def _nul_error(name: str, line: int) -> SamplesError:
+    return SamplesError(
+        f"{name}, line {line}: the file contains a NUL byte, so it looks like a binary file, "
+        "not CSV or JSONL text. Export it from your spreadsheet as CSV (UTF-8)."
+    )
+
+
+def _check_nul(text: str, name: str) -> None:
+    """After decoding (UTF-16 files have NUL bytes in their encoding, not in their text)."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise _nul_error(name, text.count("\n", 0, nul) + 1)
+
+
+def _loads(text: str, where: str) -> Any:
+    """``json.loads`` bounded to ``MAX_JSON_DEPTH`` levels; too deep is a ``SamplesError``.
+
+    ``json.JSONDecodeError`` passes through for the caller to report as it sees fit.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise _depth_error(where) from exc
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise _depth_error(where)
+    return value
+
+
+def _depth_error(where: str) -> SamplesError:
+    return SamplesError(
+        f"{where}: the JSON nests deeper than {MAX_JSON_DEPTH} levels of lists and objects. "
+        "Flatten it."
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest (walked without recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _strict_decode(data: bytes, codec: str, name: str) -> str:
@@ -265,7 +344,7 @@ def _expected_field(column: str) -> bool:
     return column.lower().startswith(EXPECTED_PREFIX) and len(column) > len(EXPECTED_PREFIX)
 
 
-def _parse_expected(value: Any) -> Any:
+def _parse_expected(value: Any, where: str) -> Any:
     """Cells that look like JSON (lists, objects, numbers, booleans, null) become JSON values."""
     if not isinstance(value, str):
         return value
@@ -277,7 +356,7 @@ def _parse_expected(value: Any) -> Any:
     )
     if looks_json:
         try:
-            return json.loads(stripped)
+            return _loads(stripped, where)
         except json.JSONDecodeError:
             return value
     return value
@@ -316,7 +395,9 @@ class _RowBuilder:
             elif _expected_field(column):
                 if value is None or (isinstance(value, str) and not value.strip()):
                     continue
-                expected[column[len(EXPECTED_PREFIX) :]] = _parse_expected(value)
+                expected[column[len(EXPECTED_PREFIX) :]] = _parse_expected(
+                    value, self.where(row, column)
+                )
             else:
                 variables[column] = _as_text(value)
         sample_id = self._id(row, record, errors)
@@ -361,7 +442,7 @@ class _RowBuilder:
             return None
         if isinstance(value, str):
             try:
-                parsed = json.loads(value)
+                parsed = _loads(value, self.where(row, column))
             except json.JSONDecodeError as exc:
                 errors.append(
                     self.problem(
@@ -491,6 +572,10 @@ def _parse_csv(
                     )
             start = end
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # the csv module's own cap
+            lower = min(limits.max_field_chars, csv.field_size_limit())
+            cap = replace(limits, max_field_chars=lower)
+            raise _field_too_long(f"{name}, line {reader.line_num}", cap) from exc
         raise SamplesError(
             f"{name}, line {reader.line_num + 1}: the CSV cannot be parsed ({exc}). "
             "Check quoting in that line.",
@@ -514,6 +599,9 @@ def _parse_csv(
     samples: list[Sample] = []
     for row, (first, last, cells) in enumerate(records[1:], start=1):
         errors: list[str] = []
+        for column, cell in zip(columns, cells, strict=False):
+            if len(cell) > limits.max_field_chars:
+                raise _field_too_long(builder.where(row, column), limits)
         raw = "".join(lines[first - 1 : last])
         if '"' in raw:
             quote_problem = _quote_problem(raw, delim, first, last, len(lines))
@@ -549,6 +637,35 @@ def _parse_csv(
     )
 
 
+def _field_too_long(where: str, limits: SampleLimits) -> SamplesError:
+    return SamplesError(
+        f"{where}: a value is longer than {limits.max_field_chars:,} characters, the limit for "
+        "one cell. Shorten it or split the sample."
+    )
+
+
+def _check_fields(
+    record: Mapping[str, Any], where: Callable[[str], str], limits: SampleLimits, long_line: bool
+) -> None:
+    """Every value of one JSON record within the per-field cap and free of NUL characters.
+
+    ``long_line``: the record's text is longer than the cap, so a nested value might be too.
+    """
+    for key, value in record.items():
+        if isinstance(value, str):
+            size = len(value)
+            if "\x00" in value:
+                raise SamplesError(
+                    f"{where(key)}: the value contains a NUL character (\\u0000); remove it."
+                )
+        elif long_line and isinstance(value, dict | list):
+            size = len(json.dumps(value, ensure_ascii=False))
+        else:
+            continue
+        if size > limits.max_field_chars:
+            raise _field_too_long(where(key), limits)
+
+
 def _quote_problem(raw: str, delim: str, first: int, last: int, total_lines: int) -> str | None:
     """Re-read one record strictly to catch an unclosed or stray quote the lenient reader hid."""
     try:
@@ -571,7 +688,7 @@ def _parse_json_records(
     entries: list[tuple[int, Any, str | None]] = []  # (line, value, parse error)
     if fmt == "json":
         try:
-            document = json.loads(text)
+            document = _loads(text, name)
         except json.JSONDecodeError as exc:
             raise SamplesError(
                 f"{name}, line {exc.lineno}: invalid JSON ({exc.msg}). A .json samples file "
@@ -584,27 +701,18 @@ def _parse_json_records(
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
+            if len(entries) >= limits.max_rows:
+                raise _too_many_records(name, limits)
             try:
-                entries.append((line_no, json.loads(line), None))
+                value = _loads(line, f"{name}, row {len(entries) + 1} (line {line_no})")
+                entries.append((line_no, value, None))
             except json.JSONDecodeError as exc:
                 entries.append((line_no, None, f"invalid JSON ({exc.msg} at character {exc.pos})"))
     if not entries:
         raise SamplesError(f"{name} is empty: it has no JSON records.")
     if len(entries) > limits.max_rows:
-        raise SamplesError(
-            f"{name} has {len(entries):,} records, over the limit of {limits.max_rows:,} for one "
-            "run. Split it into smaller files or raise the limit."
-        )
-    columns: list[str] = []
-    for _, value, _ in entries:
-        if isinstance(value, dict):
-            for key in value:
-                if str(key) not in columns:
-                    columns.append(str(key))
-    if len(columns) > limits.max_columns:
-        raise SamplesError(
-            f"{name} has {len(columns)} distinct keys, over the limit of {limits.max_columns}."
-        )
+        raise _too_many_records(name, limits)
+    columns = _json_columns(entries, name, limits, long_text=len(text) > limits.max_field_chars)
     builder = _RowBuilder(name, columns)
     samples: list[Sample] = []
     unit = "line" if fmt == "jsonl" else "item"
@@ -631,6 +739,40 @@ def _parse_json_records(
         format=fmt,
         problems=builder.problems,
     )
+
+
+def _too_many_records(name: str, limits: SampleLimits) -> SamplesError:
+    return SamplesError(
+        f"{name} has more than {limits.max_rows:,} records, the limit for one run. Split it into "
+        "smaller files or raise the limit."
+    )
+
+
+def _json_columns(
+    entries: Sequence[tuple[int, Any, str | None]],
+    name: str,
+    limits: SampleLimits,
+    *,
+    long_text: bool,
+) -> list[str]:
+    """The distinct keys in first-seen order (linear time; the cap is checked as they come)."""
+    columns: dict[str, None] = {}
+    for row, (_, value, _) in enumerate(entries, start=1):
+        if not isinstance(value, dict):
+            continue
+
+        def where(key: str, row: int = row) -> str:
+            return f"{name}, row {row}, column '{str(key)[:80]}'"
+
+        _check_fields(value, where, limits, long_text)
+        for key in value:
+            columns[str(key)] = None
+            if len(columns) > limits.max_columns:
+                raise SamplesError(
+                    f"{name}, row {row}: the records have more than {limits.max_columns} "
+                    f"distinct keys, the limit for one file."
+                )
+    return list(columns)
 
 
 # ----------------------------------------------------------------------------- pre-flight
@@ -742,9 +884,10 @@ def preflight(
                 row_ok = False
                 via = "" if column == variable else f" (variable '{variable}')"
                 add(sample.row, column, f"the cell is empty but the prompt needs it{via}.")
+        aligned = align_expected(sample.expected, required_fields)
         for field_name in required_fields:
             column_name = expected_columns.get((EXPECTED_PREFIX + field_name).lower())
-            if column_name is not None and field_name not in sample.expected:
+            if column_name is not None and field_name not in aligned:
                 row_ok = False
                 add(sample.row, column_name, f"no expected value for field '{field_name}'.")
         runnable += row_ok

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
+from pydantic_core import SchemaError as CoreSchemaError
+from pydantic_core import SchemaValidator
 
 from prompt_playground.errors import SchemaError
 
@@ -56,6 +58,11 @@ _UNSUPPORTED = (
     "contains",
 )
 _MAX_DEPTH = 32
+#: A response schema holding more JSON values than this (keys, strings, numbers, ...) is refused:
+#: schemas come from a shared project, and building a model walks every node.
+MAX_SCHEMA_NODES = 5_000
+#: Raw JSON nesting (objects and lists) allowed in a response schema.
+MAX_SCHEMA_NESTING = 64
 _REF_PREFIXES = ("#/$defs/", "#/definitions/")
 _MODULE_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _BASEMODEL_ATTRS = frozenset(dir(BaseModel))
@@ -236,10 +243,7 @@ class _Builder:
             pattern = node["pattern"]
             if not isinstance(pattern, str):
                 raise _fail(f"{path}/pattern", "pattern must be a string.")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise _fail(f"{path}/pattern", f"invalid regular expression ({exc}).") from exc
+            _check_pattern(pattern, f"{path}/pattern")
             constraints["pattern"] = pattern
         return Annotated[str, Field(**constraints)] if constraints else str
 
@@ -300,7 +304,9 @@ class _Builder:
             populate_by_name=True,
             serialize_by_alias=True,
             protected_namespaces=(),
-            regex_engine="python-re",
+            # Rust's linear-time engine: a backtracking one lets a pattern like ^(a+)+$ from a
+            # shared project stall every session. Patterns it cannot compile are refused above.
+            regex_engine="rust-regex",
             title=node.get("title") if isinstance(node.get("title"), str) else None,
         )
         if isinstance(node.get("description"), str):
@@ -313,6 +319,47 @@ class _Builder:
         if isinstance(node.get("description"), str):
             model.__doc__ = node["description"]
         return model
+
+
+def _check_pattern(pattern: str, path: str) -> None:
+    """Refuse a pattern Pydantic's Rust engine cannot compile (look-arounds, back-references)."""
+    try:
+        re.compile(pattern)  # compiling only: no matching, so no backtracking here
+    except re.error as exc:
+        raise _fail(path, f"invalid regular expression ({exc}).") from exc
+    try:
+        SchemaValidator({"type": "str", "pattern": pattern, "regex_engine": "rust-regex"})
+    except CoreSchemaError as exc:
+        reason = str(exc).rsplit("error:", 1)[-1].strip() if "error:" in str(exc) else str(exc)
+        raise _fail(
+            path,
+            f"pattern {pattern[:80]!r} cannot be compiled by the linear-time regex engine "
+            f"({reason}). Look-arounds and back-references are not supported; rewrite the "
+            "pattern without them.",
+        ) from exc
+
+
+def check_schema_size(schema: Any, what: str = "The response schema") -> None:
+    """Refuse a schema with more than ``MAX_SCHEMA_NODES`` values or nested deeper than
+    ``MAX_SCHEMA_NESTING`` (walked without recursion, so any input ends in ``SchemaError``)."""
+    stack: list[tuple[Any, int]] = [(schema, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_SCHEMA_NODES:
+            raise SchemaError(
+                f"{what} is too large (over {MAX_SCHEMA_NODES:,} JSON values). Split it or "
+                "simplify it."
+            )
+        if isinstance(node, Mapping | list | tuple):
+            if depth > MAX_SCHEMA_NESTING:
+                raise SchemaError(
+                    f"{what} nests deeper than {MAX_SCHEMA_NESTING} levels of JSON objects "
+                    "and lists."
+                )
+            children = node.values() if isinstance(node, Mapping) else node
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _escape(prop: str) -> str:
@@ -407,6 +454,7 @@ def model_from_schema(
     """
     if not isinstance(schema, Mapping):
         raise _fail("", f"the response schema must be a JSON object, got {type(schema).__name__}.")
+    check_schema_size(schema)
     builder = _Builder(schema, bounds=small_model_bounds)
     node: Mapping[str, Any] = schema
     path = ""
@@ -447,7 +495,7 @@ def load_code_model(ref: str, allowed_modules: Sequence[str]) -> type[BaseModel]
         )
     module_name, _, attr_path = text.partition(":")
     allowed = [m.strip() for m in allowed_modules if m and m.strip()]
-    if not any(module_name == m or module_name.startswith(m + ".") for m in allowed):
+    if not _allowed(module_name, allowed):
         shown = ", ".join(allowed) if allowed else "(none)"
         raise SchemaError(
             f"config.response_model {text!r}: module '{module_name}' is not in the allowed "
@@ -468,12 +516,25 @@ def load_code_model(ref: str, allowed_modules: Sequence[str]) -> type[BaseModel]
             raise SchemaError(
                 f"config.response_model {text!r}: '{module_name}' has no attribute '{attr_path}'."
             ) from exc
-    if not (isinstance(target, type) and issubclass(target, BaseModel)):
+    if not (isinstance(target, type) and issubclass(target, BaseModel)) or target is BaseModel:
+        got = "BaseModel itself" if target is BaseModel else type(target).__name__
         raise SchemaError(
-            f"config.response_model {text!r} is not a Pydantic model class "
-            f"(got {type(target).__name__})."
+            f"config.response_model {text!r} is not a Pydantic model class (got {got}). Name a "
+            "subclass of pydantic.BaseModel with the fields the output must have."
+        )
+    defined_in = getattr(target, "__module__", "")
+    if not _allowed(defined_in, allowed):
+        raise SchemaError(
+            f"config.response_model {text!r}: the class is defined in '{defined_in}', which is "
+            f"not an allowed response-model module ({', '.join(allowed)}); it is only imported "
+            f"into '{module_name}'. Name it where it is defined, or add that module to the "
+            "allow-list."
         )
     return target
+
+
+def _allowed(module_name: str, allowed: Sequence[str]) -> bool:
+    return any(module_name == m or module_name.startswith(m + ".") for m in allowed)
 
 
 # ----------------------------------------------------------------------------- field specs
@@ -629,6 +690,7 @@ def field_specs(schema: Mapping[str, Any]) -> list[FieldSpec]:
     """The top-level fields of a response schema in schema order (nested ones in ``fields``)."""
     if not isinstance(schema, Mapping):
         raise SchemaError("The response schema must be a JSON object.")
+    check_schema_size(schema)
     return _object_specs(schema, _deref(schema, schema), 0)
 
 
@@ -729,10 +791,16 @@ def _stored_schema(config: Mapping[str, Any]) -> dict[str, Any] | None:
                 f"config.response_schema is a string but not valid JSON ({exc.msg} at character "
                 f"{exc.pos}). Store the schema as a JSON object."
             ) from exc
+        except RecursionError as exc:
+            raise SchemaError(
+                f"config.response_schema nests deeper than {MAX_SCHEMA_NESTING} levels of JSON "
+                "objects and lists."
+            ) from exc
     if not isinstance(raw, Mapping):
         raise SchemaError(
             f"config.response_schema must be a JSON Schema object, got {type(raw).__name__}."
         )
+    check_schema_size(raw, "config.response_schema")
     return dict(raw)
 
 

@@ -96,7 +96,11 @@ class Settings(BaseSettings):
         description="Labels whose promotion must be confirmed by typing the label.",
     )
     max_rows: int = Field(default=10_000, ge=1, description="Most rows in one samples file.")
-    max_file_mb: float = Field(default=20.0, gt=0, description="Largest samples file, MB.")
+    max_file_mb: float = Field(
+        default=20.0,
+        gt=0,
+        description="Largest samples file, MB (also the app's upload limit, rounded up).",
+    )
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per million input and output tokens, by model-name prefix, for the "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +16,11 @@ def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
         at.switch_page(page).run()
     assert_clean(at)
     return at
+
+
+def shown(markdown: str) -> str:
+    """What a person reads from Markdown whose remote text was escaped by ``widgets.plain``."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def assert_clean(at: AppTest) -> None:

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
-from tests.app.helpers import assert_clean, frame_with, open_page
+from tests.app.helpers import assert_clean, frame_with, open_page, shown
 from tests.support.fake_openai import FakeOpenAIServer
 
 CHAT = [{"role": "user", "content": "My parcel never arrived and I want a refund."}]
@@ -65,7 +65,7 @@ def test_pick_label_run_shows_typed_output_and_trace(app_env: Path, services: Se
     assert "playground.cancel" not in [b.key for b in at.button], "no Cancel once answered"
     assert not at.button(key="playground.run").disabled
     assert any(
-        m.value.startswith("GENERATION **playground · chat-extract-feedback v2**")
+        shown(m.value).startswith("GENERATION **playground · chat-extract-feedback v2**")
         for m in at.markdown
     ), "trace tree shown, named as the prompt that was tried"
 
@@ -108,6 +108,6 @@ def test_empty_variable_is_refused_before_any_call(app_env: Path, services: Serv
     at = open_page("pages/playground.py")
     at.button(key="playground.run").click().run()
     assert_clean(at)
-    assert any("Fill in 'chat_json'" in w.value for w in at.warning)
+    assert any("Fill in 'chat_json'" in shown(w.value) for w in at.warning)
     assert "playground.run_id" not in at.session_state
     assert len(services.store.list_runs()) == runs_before, "no run was recorded"

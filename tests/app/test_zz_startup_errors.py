@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from prompt_playground.ui.services import reset_services
 from tests.app.conftest import APP
+from tests.app.helpers import shown
 
 
 def test_remote_langfuse_without_keys_shows_what_to_set(app_env: Path) -> None:
@@ -21,7 +22,7 @@ def test_remote_langfuse_without_keys_shows_what_to_set(app_env: Path) -> None:
     try:
         at = AppTest.from_file(APP, default_timeout=30).run()
         assert not at.exception
-        messages = " ".join(e.value for e in at.error)
+        messages = " ".join(shown(e.value) for e in at.error)
         assert "LANGFUSE_PUBLIC_KEY" in messages
         assert "could not start" in messages
         assert not at.selectbox, "no page is rendered behind the error"

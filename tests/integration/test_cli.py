@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -302,3 +303,45 @@ def test_post_scores_sends_accuracy_for_every_scored_trace(
     rows = len(load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples)
     # One score per field with an expected value (3) plus the overall mean, for every row.
     assert f"Posted {rows * 4} scores to Langfuse." in done.stdout
+
+
+def test_wide_export_from_the_cli_has_one_row_per_sample_and_a_column_per_variant(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "wide.csv"
+    done = cli(
+        seeded_env,
+        "run", "--prompt", NAME, "--label", "production", "--label", "staging",
+        "--samples", str(SAMPLES_FILE), "--out", str(out), "--wide", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    file_ids = [s.id for s in load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples]
+    assert sorted(r["sample_id"] for r in rows) == sorted(file_ids)  # one row per sample
+    assert header[0] == "sample_id"
+    for variant in ("production", "staging"):
+        assert f"output.sentiment.{variant}" in header
+        assert f"error.{variant}" in header
+    assert "variant" not in header  # the long form's column
+    assert "expected_sentiment" in header
+    assert all(r["output.sentiment.production"] for r in rows)
+
+
+def test_the_data_directory_is_created_private_before_the_embedded_langfuse(
+    fake_url: str, tmp_path: Path
+) -> None:
+    env = base_env(tmp_path / "fresh" / "data")
+    env.update(OPENAI_BASE_URL=fake_url, OPENAI_API_KEY="sk-test")
+    old = os.umask(0o022)  # the child inherits the usual umask
+    try:
+        done = cli(env, "versions", NAME)
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "fresh" / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "runs.sqlite3").stat().st_mode) == 0o600

@@ -611,3 +611,52 @@ def test_each_call_is_a_generation_linked_to_its_prompt_in_a_session_per_run(
         assert variant in trace["tags"]
         assert trace["metadata"]["sample_id"] == "s1"
         assert trace["name"] == f"{prompt_name}:{variant}"
+
+
+# --------------------------------------------------------------------------- failure paths
+
+
+def test_a_run_that_crashes_partway_ends_failed_with_its_finished_rows_kept(
+    fake: FakeOpenAIServer,
+    state: FakeModelState,
+    store: RunStore,
+    prompts: LangfusePromptStore,
+    prompt_name: str,
+) -> None:
+    prepared = prepare(prompts, prompt_name, "production")
+    seen: list[int] = []
+
+    def crash_on_the_third(progress: Progress) -> None:
+        seen.append(progress.done)
+        if progress.done == 3:
+            raise RuntimeError("disk went away")
+
+    record = execute(
+        fake, store, prepared, samples(6), concurrency=1, on_progress=crash_on_the_third
+    )
+    assert record.status == "failed"
+    assert "disk went away" in (record.error or "")
+    rows = store.results(record.id)
+    assert [r.sample_id for r in rows] == ["s1", "s2", "s3"]
+    assert all(r.ok for r in rows)
+    assert store.get_run(record.id).status == "failed"
+
+
+def test_expected_values_are_keyed_by_the_schema_field_whatever_the_column_case(
+    fake: FakeOpenAIServer,
+    state: FakeModelState,
+    store: RunStore,
+    prompts: LangfusePromptStore,
+    prompt_name: str,
+) -> None:
+    prepared = prepare(prompts, prompt_name, "production")
+    batch = [
+        Sample(
+            id="s1",
+            row=1,
+            variables={"text": TEXTS[0]},
+            expected={"Sentiment": "negative", "URGENT": False},
+        )
+    ]
+    record = execute(fake, store, prepared, batch)
+    assert only_row(store, record).expected == {"sentiment": "negative", "urgent": False}

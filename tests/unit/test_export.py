@@ -236,6 +236,7 @@ def test_jsonl_round_trip(results: list[Result]) -> None:
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
+        ("\x00=1+1", "'\x00=1+1"),
         ("-1", "-1"),
         ("+3.5e2", "+3.5e2"),
         ("plain", "plain"),

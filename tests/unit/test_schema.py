@@ -415,3 +415,74 @@ def test_model_from_stored_schema_sends_exactly_the_stored_schema(
     rebuilt = model_from_schema(stored)
     assert rebuilt.model_json_schema() == stored
     assert schema_drift(code_model, rebuilt.model_json_schema()) == []
+
+
+# --------------------------------------------------------------------------- hostile schemas
+
+
+def test_a_catastrophic_pattern_is_checked_in_linear_time() -> None:
+    """``^(a+)+$`` backtracks exponentially in Python's ``re``; the Rust engine does not.
+
+    With ``re`` the 60-character probe below would take longer than the age of the universe;
+    the suite's timeout turns a regression into a failure rather than a hang.
+    """
+    model = model_from_schema(
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)+$"}}}
+    )
+    assert model.model_config.get("regex_engine") == "rust-regex"
+    with pytest.raises(ValidationError):
+        model.model_validate({"a": "a" * 60 + "!"})
+    assert model.model_validate({"a": "aaa"}).a == "aaa"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("pattern", "feature"), [("(?=a)a", "look-around"), (r"(a)\1", "")])
+def test_a_pattern_the_linear_engine_cannot_compile_is_refused_naming_the_field(
+    pattern: str, feature: str
+) -> None:
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}}
+    with pytest.raises(SchemaError) as caught:
+        model_from_schema(schema)
+    message = caught.value.message
+    assert "#/properties/code/pattern" in message
+    assert "linear-time regex engine" in message
+    assert feature in message
+    with pytest.raises(SchemaError, match="properties/code/pattern"):
+        response_model_for({"response_schema": schema}, allowed_modules=ALLOWED)
+
+
+def test_a_schema_with_too_many_nodes_is_refused() -> None:
+    wide = {
+        "type": "object",
+        "properties": {f"f{i}": {"type": "string"} for i in range(3_000)},
+    }
+    with pytest.raises(SchemaError, match="too large"):
+        model_from_schema(wide)
+    with pytest.raises(SchemaError, match="too large"):
+        response_model_for({"response_schema": wide}, allowed_modules=ALLOWED)
+
+
+def test_a_schema_nested_beyond_the_bound_is_refused_without_recursion_error() -> None:
+    deep: Any = {"type": "string"}
+    for _ in range(5_000):
+        deep = {"type": "object", "properties": {"x": deep}}
+    for call in (
+        lambda: model_from_schema(deep),
+        lambda: field_specs(deep),
+        lambda: response_model_for({"response_schema": deep}, allowed_modules=ALLOWED),
+        lambda: response_model_for(
+            {"response_schema": "[" * 100_000 + "]" * 100_000}, allowed_modules=ALLOWED
+        ),
+    ):
+        with pytest.raises(SchemaError, match="nests deeper"):
+            call()
+
+
+def test_bare_base_model_is_not_a_response_model() -> None:
+    with pytest.raises(SchemaError, match="BaseModel itself"):
+        load_code_model("prompt_playground.examples.feedback_models:BaseModel", ALLOWED)
+
+
+def test_a_model_merely_imported_into_an_allowed_module_is_refused() -> None:
+    # bootstrap imports Settings (a BaseModel subclass) from prompt_playground.settings
+    with pytest.raises(SchemaError, match=r"defined in 'prompt_playground\.settings'"):
+        load_code_model("prompt_playground.bootstrap:Settings", ["prompt_playground.bootstrap"])

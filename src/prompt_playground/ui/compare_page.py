@@ -37,6 +37,7 @@ from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
     find_version,
     keep_valid,
+    plain,
     prompt_and_variants,
     show_error,
     sidebar_status,
@@ -128,7 +129,7 @@ def _dataset_picker(services: Services) -> None:
     )
     if clicked and name is not None:
         try:
-            with st.spinner(f"Reading dataset '{name}'…"):
+            with st.spinner(f"Reading dataset '{plain(name)}'…"):
                 sample_set = dataset_sample_set(
                     services.langfuse, name, base_url=services.langfuse_url
                 )
@@ -183,7 +184,7 @@ def _preview(sample_set: SampleSet) -> None:
         | ({"error": s.error} if s.error else {})
         for s in sample_set.samples[:20]
     ]
-    st.caption(f"{sample_set.filename}: {sample_set.describe()}")
+    st.caption(plain(f"{sample_set.filename}: {sample_set.describe()}"))
     frame = pd.DataFrame(rows).map(lambda v: v if isinstance(v, str) or v is None else str(v))
     st.dataframe(frame, hide_index=True, key="compare.preview", height=200)
 
@@ -240,7 +241,7 @@ def _setup(services: Services) -> None:
 
     variables, schema_problems = _variables_and_schemas(services, name, chosen)
     for problem in schema_problems:
-        st.error(problem)
+        st.error(plain(problem))
     mapping = _mapping(sample_set, variables)
     report = preflight(sample_set, variables=variables, mapping=mapping)
     if report.ok:
@@ -249,11 +250,11 @@ def _setup(services: Services) -> None:
             f"{len(chosen)} variants = {report.sample_count * len(chosen)} calls."
         )
     else:
-        st.error(f"Pre-flight failed; nothing would be sent. {report.summary()}")
+        st.error(f"Pre-flight failed; nothing would be sent. {plain(report.summary())}")
     if report.errors or report.warnings:
         with st.expander(f"Pre-flight details ({len(report.problems)})"):
             for p in report.problems[:200]:
-                (st.error if p.severity == "error" else st.warning)(p.message)
+                (st.error if p.severity == "error" else st.warning)(plain(p.message))
     ready = report.ok and not schema_problems
     if st.button("Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready):
         _start(services, name, chosen, sample_set, source, mapping, concurrency)
@@ -372,7 +373,8 @@ def _header(record: RunRecord) -> None:
     described = ", ".join(f"{v} (v{versions[v]})" if v in versions else v for v in record.variants)
     st.subheader(f"Run {record.id}")
     st.caption(
-        f"{record.prompt_name}: {described} · samples {record.samples_name or '?'} · "
+        f"{plain(record.prompt_name)}: {plain(described)} · samples "
+        f"{plain(record.samples_name or '?')} · "
         f"status **{record.status}**"
     )
     fraction = record.done / record.total if record.total else 1.0
@@ -393,7 +395,7 @@ def _header(record: RunRecord) -> None:
         else:
             st.caption("This run is being executed elsewhere (another process).")
     elif record.error:
-        st.warning(record.error)
+        st.warning(plain(record.error))
     if record.meta.get("drift"):
         with st.expander("Schema drift between code models and stored schemas"):
             st.json(record.meta["drift"])
@@ -408,7 +410,7 @@ def _styled(page: pd.DataFrame, mask: pd.DataFrame) -> Any:
 
 def _results(services: Services, view: RunView, record: RunRecord) -> None:
     if view.problem:
-        st.warning(view.problem)
+        st.warning(plain(view.problem))
     if not view.results:
         st.info("No results yet; they appear here as they finish.")
         return
@@ -481,7 +483,7 @@ def _inspect(services: Services, view: RunView, sample_id: str) -> None:
     for col, variant in zip(cols, variants, strict=True):
         result = view.by_key.get((sample_id, variant))
         with col:
-            st.markdown(f"#### {variant}")
+            st.markdown(f"#### {plain(variant)}")
             if result is None:
                 st.caption("No result yet.")
                 continue
@@ -491,7 +493,7 @@ def _inspect(services: Services, view: RunView, sample_id: str) -> None:
                 f"{result.output_tokens or 0}"
             )
             if result.error:
-                st.error(result.error)
+                st.error(plain(result.error))
                 if result.raw_output:
                     with st.expander("Raw output"):
                         st.code(result.raw_output, language=None)
@@ -500,9 +502,11 @@ def _inspect(services: Services, view: RunView, sample_id: str) -> None:
             if result.expected:
                 st.caption(
                     "expected: "
-                    + ", ".join(
-                        f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-                        for k, v in result.expected.items()
+                    + plain(
+                        ", ".join(
+                            f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+                            for k, v in result.expected.items()
+                        )
                     )
                 )
             trace_panel(services, result.trace_id, key=f"compare.trace.{variant}")

@@ -25,6 +25,7 @@ from prompt_playground.ui.services import get_services, load_samples_cached
 from prompt_playground.ui.widgets import (
     find_version,
     keep_valid,
+    plain,
     prompt_and_variants,
     render_messages,
     show_error,
@@ -54,7 +55,7 @@ def render() -> None:
         show_error(exc)
         return
     if prompt is None:
-        st.warning(f"Prompt '{name}' has no {choice} (it may have just moved); reload.")
+        st.warning(plain(f"Prompt '{name}' has no {choice} (it may have just moved); reload."))
         return
 
     left, right = st.columns([1, 1])
@@ -77,9 +78,9 @@ def render() -> None:
 
 def _prompt_details(services: Services, prompt: PromptVersion) -> None:
     labels = ", ".join(prompt.labels) or "no labels"
-    st.markdown(f"**{prompt.name}** v{prompt.version} · {prompt.type} · {labels}")
+    st.markdown(f"**{plain(prompt.name)}** v{prompt.version} · {prompt.type} · {plain(labels)}")
     if prompt.commit_message:
-        st.caption(prompt.commit_message)
+        st.caption(plain(prompt.commit_message))
     tab_messages, tab_config, tab_schema = st.tabs(["Messages", "Config", "Response schema"])
     with tab_messages:
         render_messages(
@@ -100,7 +101,7 @@ def _prompt_details(services: Services, prompt: PromptVersion) -> None:
         st.caption(f"Source: {resolved.source} · fingerprint {resolved.fingerprint[:12]}")
         st.dataframe(_field_table(resolved.schema), hide_index=True, key="playground.fields")
         for drift in resolved.drift:
-            st.warning(drift)
+            st.warning(plain(drift))
 
 
 def _field_table(schema: dict[str, Any]) -> pd.DataFrame:
@@ -165,7 +166,7 @@ def _start(
     """Check everything, then hand the call to the background worker as a one-sample run."""
     empty = [k for k, v in variables.items() if not v.strip()]
     if empty:
-        st.warning(f"Fill in {', '.join(map(repr, empty))} first.")
+        st.warning(plain(f"Fill in {', '.join(map(repr, empty))} first."))
         return
     try:
         with st.spinner("Connecting to the model…"):
@@ -234,7 +235,7 @@ def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -
     results = services.store.results(record.id)
     if not results:
         if record.status == "failed":
-            st.error(f"The call failed: {record.error or 'no reason recorded'}")
+            st.error(f"The call failed: {plain(record.error or 'no reason recorded')}")
         elif record.status == "cancelled":
             st.info("Cancelled before the model answered.")
         else:
@@ -253,7 +254,7 @@ def _show_result(services: Services, prompt: PromptVersion, record: RunRecord) -
         c4.metric("Tokens in/out", f"{result.input_tokens or 0}/{result.output_tokens or 0}")
         c5.metric("Cost", "n/a" if result.cost_usd is None else f"${result.cost_usd:.6f}")
         if result.error:
-            st.error(result.error)
+            st.error(plain(result.error))
             if result.raw_output:
                 with st.expander("Raw output"):
                     st.code(result.raw_output, language=None)

@@ -7,6 +7,7 @@ traceback; the build is retried on the next rerun because failures are not cache
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +45,9 @@ def _history(data_dir: str) -> LabelHistory:
 def get_services() -> Services:
     """The process's services; on failure, an error page and ``st.stop()``."""
     try:
-        return _services()
+        services = _services()
+        follow_upload_limit(services.settings.max_file_mb)
+        return services
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
@@ -60,8 +63,25 @@ def get_services() -> Services:
         _stop(f"The playground could not start: {exc}", None)
 
 
+def follow_upload_limit(max_file_mb: float) -> None:
+    """Make Streamlit's own upload cap (``server.maxUploadSize``, 200 MB by default) the samples
+    file limit, so a bigger upload is refused before Streamlit holds it in memory.
+
+    The server reads the option on every upload and ``st.file_uploader`` when it renders, so
+    setting it from the first script run covers every upload. ``st.set_option`` refuses server
+    options; ``streamlit.config.set_option`` is what Streamlit itself uses for CLI flags.
+    """
+    from streamlit import config
+
+    megabytes = max(1, math.ceil(max_file_mb))
+    if config.get_option("server.maxUploadSize") != megabytes:
+        config.set_option("server.maxUploadSize", megabytes, where_defined="PLAYGROUND_MAX_FILE_MB")
+
+
 def _stop(message: str, details: str | None) -> NoReturn:
-    st.error(message, icon=":material/block:")
+    from prompt_playground.ui.widgets import plain  # widgets imports this module
+
+    st.error(plain(message), icon=":material/block:")
     if details:
         with st.expander("Details"):
             st.code(details, language=None)

@@ -17,6 +17,7 @@ from prompt_playground.schema import model_from_schema
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import clear_prompt_cache, get_history, get_services
 from prompt_playground.ui.widgets import (
+    plain,
     prompt_picker,
     show_error,
     sidebar_status,
@@ -31,7 +32,7 @@ def render() -> None:
     st.title("Versions & Promote")
     flash = st.session_state.pop(keys.VERSIONS_FLASH, None)
     if flash:
-        st.success(flash)
+        st.success(plain(flash))
     name = prompt_picker(services, keys.VERSIONS_PROMPT)
     if name is None:
         return
@@ -259,11 +260,13 @@ def _promote_dialog(services: Services, name: str, version: int, label: str) -> 
         show_error(exc if isinstance(exc, PlaygroundError) else PlaygroundError("Reload."))
         return
     if holder is None:
-        st.markdown(f"Label **{label}** is new: it will point at **v{version}**.")
+        st.markdown(f"Label **{plain(label)}** is new: it will point at **v{version}**.")
     elif holder.version == version:
-        st.info(f"v{version} already holds '{label}'. Nothing to do.")
+        st.info(f"v{version} already holds '{plain(label)}'. Nothing to do.")
     else:
-        st.markdown(f"Move **{label}** of **{name}**: v{holder.version} → **v{version}**")
+        st.markdown(
+            f"Move **{plain(label)}** of **{plain(name)}**: v{holder.version} → **v{version}**"
+        )
         show_diff(diff_versions(holder, target))
         run = latest_comparison(services.store.list_runs(), name, holder.version, version)
         if run is None:
@@ -302,13 +305,12 @@ def promote(
 ) -> bool:
     """Move the label and record the move; the outcome is flashed on the next run."""
     try:
-        promotion = services.prompts.promote(name, version, label)
+        promotion, _ = get_history(services).promote(services.prompts, name, version, label, note)
     except PlaygroundError as exc:
         show_error(exc, prefix="Not promoted.")
         return False
     clear_prompt_cache()
     if promotion.changed:
-        get_history(services).record(name, label, promotion.previous_version, version, note)
         before = f"v{promotion.previous_version}" if promotion.previous_version else "nowhere"
         st.session_state[keys.VERSIONS_FLASH] = f"'{label}' moved: {before} → v{version}."
     else:
@@ -332,8 +334,8 @@ def _history_section(services: Services, name: str, versions: list[PromptVersion
     for move in moves:
         c1, c2 = st.columns([4, 1])
         before = f"v{move.from_version}" if move.from_version is not None else "—"
-        note = f" · {move.note}" if move.note else ""
-        c1.markdown(f"`{move.at}` **{move.label}**: {before} → v{move.to_version}{note}")
+        note = f" · {plain(move.note)}" if move.note else ""
+        c1.markdown(f"`{move.at}` **{plain(move.label)}**: {before} → v{move.to_version}{note}")
         if (
             move.from_version is not None
             and move.from_version in existing

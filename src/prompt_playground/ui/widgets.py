@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,29 @@ from prompt_playground.ui import services as svc
 
 logger = logging.getLogger(__name__)
 
+# Everything Markdown (and Streamlit's directives: :red[...], :material/...:, $LaTeX$) gives a
+# meaning to; a backslash before any ASCII punctuation shows it as itself (CommonMark).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=^&\"'])")
+# GFM turns bare URLs (http://…, www.…) and e-mail addresses into links after escapes are
+# resolved; an invisible WORD JOINER inside each trigger keeps them text.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\.)|(?<=@)")
+
+
+def plain(text: object) -> str:
+    """``text`` as Markdown that shows it exactly as written: no link, image, emphasis, heading,
+    HTML, colour, icon or formula.
+
+    Use it for everything remote or model-written (prompt names, commit messages, labels,
+    errors, file, dataset and observation names, outputs) that goes into ``st.markdown``,
+    ``st.caption``, ``st.error``/``warning``/``info``/``success``, ``st.spinner`` or a widget
+    label, all of which render Markdown; a shared Langfuse project or a model could otherwise
+    inject ``![x](http://attacker/pixel.png)`` or ``[click](javascript:...)``. Where no Markdown
+    is wanted around it, ``st.text``/``st.code``/``st.json`` and dataframes are plain already.
+    Bare URLs and e-mail addresses get an invisible word joiner so they are not auto-linked.
+    """
+    unlinked = _AUTOLINK.sub("\u2060", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked).replace("\n", "  \n")
+
 
 def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
     """An error as a message a person can act on, with details in an expander (no traceback)."""
@@ -26,7 +50,8 @@ def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
         logger.error("Unexpected error shown to the user", exc_info=exc)
         message = f"Something went wrong: {type(exc).__name__}: {exc}"
         details = "This is a bug in the playground; the server log has the traceback."
-    st.error(f"{prefix} {message}" if prefix else message, icon=":material/warning:")
+    shown = plain(message)
+    st.error(f"{prefix} {shown}" if prefix else shown, icon=":material/warning:")
     if details:
         with st.expander("Details"):
             st.code(details, language=None)
@@ -39,8 +64,8 @@ def sidebar_status(services: Services) -> None:
         for status in svc.connection_statuses(services, svc.cache_key(services)):
             where = "embedded" if status.embedded else "remote"
             icon = ":green[:material/check_circle:]" if status.ok else ":red[:material/error:]"
-            st.markdown(f"{icon} **{status.name}** · {where}")
-            st.caption(f"{status.target} — {status.message}")
+            st.markdown(f"{icon} **{plain(status.name)}** · {where}")
+            st.caption(f"{plain(status.target)} — {plain(status.message)}")
         if st.button("Recheck", key="sidebar.recheck"):
             svc.connection_statuses.clear()
             st.rerun()
@@ -120,11 +145,11 @@ def version_label(version: PromptVersion) -> str:
 def render_messages(messages: Sequence[dict[str, Any]]) -> None:
     for m in messages:
         if m.get("type") == "placeholder":
-            st.caption(f"placeholder: {m.get('name')}")
+            st.caption(f"placeholder: {plain(m.get('name'))}")
             continue
         role = str(m.get("role", "user"))
         with st.chat_message("assistant" if role == "assistant" else "user"):
-            st.caption(role)
+            st.caption(plain(role))
             st.text(str(m.get("content", "")))
 
 
@@ -142,7 +167,7 @@ def trace_panel(services: Services, trace_id: str | None, *, key: str) -> None:
     try:
         observations = svc.trace_observations(services, svc.cache_key(services), trace_id)
     except svc.TraceNotReadyError:
-        st.caption(f"Trace {trace_id} has no observations yet (still being sent?).")
+        st.caption(f"Trace {plain(trace_id)} has no observations yet (still being sent?).")
         return
     except PlaygroundError as exc:
         show_error(exc)
@@ -154,22 +179,22 @@ def trace_panel(services: Services, trace_id: str | None, *, key: str) -> None:
         by_parent.setdefault(parent, []).append(o)
     for children in by_parent.values():
         children.sort(key=lambda o: o.start_time or 0)
-    st.caption(f"Trace `{trace_id}` · {len(observations)} observation(s)")
+    st.caption(f"Trace {plain(trace_id)} · {len(observations)} observation(s)")
 
     def show(obs: Any, depth: int) -> None:
         duration = ""
         if obs.start_time and obs.end_time:
             duration = f" · {(obs.end_time - obs.start_time).total_seconds() * 1000:.0f} ms"
-        model = f" · {obs.model}" if getattr(obs, "model", None) else ""
+        model = f" · {plain(obs.model)}" if getattr(obs, "model", None) else ""
         indent = "↳ " * depth
-        title = f"{indent}{obs.type} **{obs.name or obs.id}**{model}{duration}"
+        title = f"{indent}{plain(obs.type)} **{plain(obs.name or obs.id)}**{model}{duration}"
         st.markdown(title)
         with st.expander("input / output / usage", expanded=False):
             usage = getattr(obs, "usage_details", None)
             if usage:
-                st.caption("usage: " + ", ".join(f"{k}={v}" for k, v in usage.items()))
+                st.caption(plain("usage: " + ", ".join(f"{k}={v}" for k, v in usage.items())))
             if obs.level and str(obs.level) not in ("DEFAULT", "ObservationLevel.DEFAULT"):
-                st.caption(f"level: {obs.level} {obs.status_message or ''}")
+                st.caption(plain(f"level: {obs.level} {obs.status_message or ''}"))
             st.markdown("**input**")
             st.code(_pretty(obs.input), language="json")
             st.markdown("**output**")
