@@ -30,12 +30,17 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX label_moves_prompt ON label_moves(prompt_name, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_actor(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE label_moves ADD COLUMN actor TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_actor]
 
 
 @dataclass(frozen=True)
 class LabelMove:
-    """One promotion: ``label`` of ``prompt_name`` moved from ``from_version`` to ``to_version``."""
+    """One promotion: ``label`` of ``prompt_name`` moved from ``from_version`` to ``to_version``
+    by ``actor`` (who, and from where); ``note`` is the reason given."""
 
     id: int
     at: str
@@ -44,6 +49,7 @@ class LabelMove:
     from_version: int | None
     to_version: int
     note: str | None = None
+    actor: str | None = None
 
 
 class LabelHistory:
@@ -60,16 +66,17 @@ class LabelHistory:
         from_version: int | None,
         to_version: int,
         note: str | None = None,
+        actor: str | None = None,
     ) -> LabelMove:
         at = datetime.now(UTC).isoformat(timespec="seconds")
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO label_moves (at, prompt_name, label, from_version,"
-                " to_version, note) VALUES (?,?,?,?,?,?)",
-                (at, prompt_name, label, from_version, to_version, note),
+                " to_version, note, actor) VALUES (?,?,?,?,?,?,?)",
+                (at, prompt_name, label, from_version, to_version, note, actor),
             )
             move_id = int(cursor.lastrowid or 0)
-        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note)
+        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note, actor)
 
     def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:
         """The newest moves first (of one prompt, or of all)."""
@@ -89,6 +96,7 @@ class LabelHistory:
                 from_version=row["from_version"],
                 to_version=row["to_version"],
                 note=row["note"],
+                actor=row["actor"],
             )
             for row in rows
         ]

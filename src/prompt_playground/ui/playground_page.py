@@ -11,12 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from prompt_playground import worker
+from prompt_playground import comparisons, worker
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.models import Sample, Variant
+from prompt_playground.models import Variant
 from prompt_playground.prompts import PromptVersion
-from prompt_playground.runner import RunRequest, prepare_variants
 from prompt_playground.runstore import RunRecord
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
@@ -169,32 +168,19 @@ def _start(
         return
     try:
         with st.spinner("Connecting to the model…"):
-            endpoint = services.endpoint()
-        variant = Variant.parse(choice)
-        # Fetched (not taken from the cached versions) for its SDK client: the call links its
-        # generation to the prompt version through it.
-        prepared = prepare_variants(
-            services.prompts,
-            name,
-            [variant],
-            default_model=endpoint.model,
-            allowed_modules=services.settings.allowed_model_modules,
-            small_model_bounds=endpoint.local,
-        )
-        prepared[0].prompt.compile(variables, chat)  # a prompt that cannot be filled is refused
-        request = RunRequest(
-            prompt_name=name,
-            variants=[variant],
-            samples=[Sample(id="playground", row=1, variables=dict(variables), messages=chat)],
-            concurrency=1,
-            samples_name="Playground",
-            kind="playground",
-        )
-        handle = worker.start_run(services, request, prepared)
+            planned = comparisons.plan(
+                services,
+                prompt=name,
+                variants=[choice],
+                samples=comparisons.one_sample(variables, chat),
+                concurrency=1,
+                kind="playground",
+            )
+            record = comparisons.start(services, planned, background=True)
     except PlaygroundError as exc:
         show_error(exc, prefix="Nothing was sent.")
         return
-    st.session_state[keys.PLAY_RUN_ID] = handle.run_id
+    st.session_state[keys.PLAY_RUN_ID] = record.id
     st.rerun()
 
 

@@ -9,13 +9,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from prompt_playground import comparisons
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError, SchemaError
 from prompt_playground.prompts import PromptDiff, PromptVersion, diff_versions
 from prompt_playground.runstore import RunRecord
 from prompt_playground.schema import model_from_schema
 from prompt_playground.ui import keys
-from prompt_playground.ui.services import clear_prompt_cache, get_history, get_services
+from prompt_playground.ui.services import clear_prompt_cache, get_services
 from prompt_playground.ui.widgets import (
     prompt_picker,
     show_error,
@@ -302,13 +303,19 @@ def promote(
 ) -> bool:
     """Move the label and record the move; the outcome is flashed on the next run."""
     try:
-        promotion = services.prompts.promote(name, version, label)
+        promotion = comparisons.promote(
+            services,
+            prompt=name,
+            version=version,
+            label=label,
+            actor=comparisons.actor("app"),
+            reason=note,
+        )
     except PlaygroundError as exc:
         show_error(exc, prefix="Not promoted.")
         return False
     clear_prompt_cache()
     if promotion.changed:
-        get_history(services).record(name, label, promotion.previous_version, version, note)
         before = f"v{promotion.previous_version}" if promotion.previous_version else "nowhere"
         st.session_state[keys.VERSIONS_FLASH] = f"'{label}' moved: {before} → v{version}."
     else:
@@ -321,7 +328,7 @@ def promote(
 
 def _history_section(services: Services, name: str, versions: list[PromptVersion]) -> None:
     try:
-        moves = get_history(services).moves(name)
+        moves = comparisons.history(services, name)
     except PlaygroundError as exc:
         show_error(exc)
         return
@@ -333,7 +340,8 @@ def _history_section(services: Services, name: str, versions: list[PromptVersion
         c1, c2 = st.columns([4, 1])
         before = f"v{move.from_version}" if move.from_version is not None else "—"
         note = f" · {move.note}" if move.note else ""
-        c1.markdown(f"`{move.at}` **{move.label}**: {before} → v{move.to_version}{note}")
+        who = f" · by {move.actor}" if move.actor else ""
+        c1.markdown(f"`{move.at}` **{move.label}**: {before} → v{move.to_version}{who}{note}")
         if (
             move.from_version is not None
             and move.from_version in existing
