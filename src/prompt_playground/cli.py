@@ -270,6 +270,38 @@ def run(
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
 
 
+@app.command("export")
+def export_command(
+    run_id: Annotated[str, typer.Argument(help="A run id (see the Runs page or `run`'s output).")],
+    out: Annotated[Path, typer.Option(help="Where to write it (.csv, .jsonl, .parquet).")],
+    wide: Annotated[bool, typer.Option(help="One row per sample instead of per variant.")] = False,
+) -> None:
+    """Export a stored run: the same file the Compare and Runs pages download."""
+    from prompt_playground import comparisons
+    from prompt_playground.runstore import RunStore
+    from prompt_playground.settings import Settings
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in {"csv", "jsonl", "parquet"}:
+        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
+    try:
+        store = RunStore(Settings().run_store_path)
+        data = comparisons.export_run(
+            comparisons.StoreOnly(store),
+            run_id,
+            fmt=fmt,  # type: ignore[arg-type]
+            shape="wide" if wide else "long",
+        )
+        out.write_bytes(data)
+    except ValidationError as exc:
+        raise _fail(f"Invalid configuration: {exc.errors()[0]['msg']}") from exc
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    except OSError as exc:
+        raise _fail(f"Cannot write {out}: {exc.strerror or exc}") from exc
+    typer.echo(f"Run {run_id}: {out}")
+
+
 datasets_app = typer.Typer(help="Keep sample sets as Langfuse datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 

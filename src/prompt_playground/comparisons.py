@@ -13,7 +13,7 @@ import asyncio
 import getpass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from prompt_playground import drafts as drafts_mod
 from prompt_playground.compare_values import schema_fields
@@ -30,7 +30,7 @@ from prompt_playground.runner import (
     file_hash,
     prepare_variants,
 )
-from prompt_playground.runstore import RunRecord
+from prompt_playground.runstore import RunRecord, RunStore
 from prompt_playground.samples import PreflightReport, SampleSet, apply_mapping, preflight
 
 if TYPE_CHECKING:
@@ -226,7 +226,19 @@ def _export_meta(plan: Plan) -> dict[str, Any]:
 # -- export --------------------------------------------------------------------------------
 
 
-def export_run(services: Services, run_id: str, *, fmt: Format, shape: Shape) -> bytes:
+class HasRunStore(Protocol):
+    @property
+    def store(self) -> RunStore: ...
+
+
+@dataclass(frozen=True)
+class StoreOnly:
+    """Just the run store: an export needs nothing else (no Langfuse, no model)."""
+
+    store: RunStore
+
+
+def export_run(services: HasRunStore, run_id: str, *, fmt: Format, shape: Shape) -> bytes:
     """One run's export file, the same bytes whichever page or command asks: fields, their
     order and the variants come from the run's meta; rows follow the samples file's order."""
     from prompt_playground.export import export_bytes
@@ -245,7 +257,7 @@ def export_run(services: Services, run_id: str, *, fmt: Format, shape: Shape) ->
     )
 
 
-def ordered_results(services: Services, record: RunRecord) -> list[Result]:
+def ordered_results(services: HasRunStore, record: RunRecord) -> list[Result]:
     """The run's results by sample (samples file order), then by variant (run order)."""
     position = {s.id: i for i, s in enumerate(services.store.samples(record.id))}
     rank = {v: i for i, v in enumerate(record.variants)}
