@@ -445,8 +445,8 @@ def _pretty(value: Any) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def _unified(old: list[str], new: list[str], label: str, a: int, b: int) -> list[str]:
-    return list(difflib.unified_diff(old, new, f"{label} v{a}", f"{label} v{b}", lineterm="", n=2))
+def _unified(old: list[str], new: list[str], label: str, a: str, b: str) -> list[str]:
+    return list(difflib.unified_diff(old, new, f"{label} {a}", f"{label} {b}", lineterm="", n=2))
 
 
 def diff_versions(old: PromptVersion, new: PromptVersion) -> PromptDiff:
@@ -467,11 +467,11 @@ def diff_versions(old: PromptVersion, new: PromptVersion) -> PromptDiff:
     def config(p: PromptVersion) -> dict[str, Any]:
         return {k: v for k, v in p.config.items() if k != "response_schema"}
 
-    a, b = old.version, new.version
+    a, b = old.display, new.display
     return PromptDiff(
         name=new.name,
-        old_version=a,
-        new_version=b,
+        old_version=old.version,
+        new_version=new.version,
         messages=_unified(messages(old), messages(new), "messages", a, b),
         config=_unified(_pretty(config(old)), _pretty(config(new)), "config", a, b),
         schema=_unified(
