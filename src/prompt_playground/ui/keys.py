@@ -40,7 +40,9 @@ PLAY_FILLED_CHAT = "playground.filled_chat"  # that row's chat turns (a messages
 PLAY_RUN = "playground.run"
 PLAY_RUN_ID = "playground.run_id"  # the last Run: a one-sample run in the run store
 PLAY_CANCEL = "playground.cancel"
-PLAY_SELECT = "playground.select"  # a variant to select on the next run (set by callbacks)
+PLAY_CURRENT = (
+    "playground.current"  # (prompt, variant) last shown: widget state ends on other pages
+)
 PLAY_EDIT_PREFIX = "playground.edit."  # + <source>.<part>: the editor's widgets per source
 PLAY_MODE = "playground.mode"  # run on the variables, or on the first rows of a samples file
 PLAY_FIRST_N = "playground.first_n"

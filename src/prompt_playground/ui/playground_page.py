@@ -59,6 +59,9 @@ def render() -> None:
     if picked is None:
         return
     name, options = picked
+    current = st.session_state.get(keys.PLAY_CURRENT)
+    if keys.PLAY_VARIANT not in st.session_state and current and current[0] == name:
+        st.session_state[keys.PLAY_VARIANT] = current[1]  # back from another page
     keep_valid(keys.PLAY_VARIANT, options)
     choice = st.selectbox(
         "Label, version or draft",
@@ -69,6 +72,7 @@ def render() -> None:
     )
     if choice is None:
         return
+    st.session_state[keys.PLAY_CURRENT] = (name, choice)
     try:
         prompt = cached_variant(services, name, choice)
     except PlaygroundError as exc:
