@@ -63,6 +63,8 @@ def test_edit_run_compare_save_and_reload_a_draft(
 
     app = drafts_app
     page.goto(app.url)
+    # The app's own navigation (not the pages/ folder's, shown until app.py has run).
+    expect(page.get_by_role("link", name="Versions & Promote")).to_be_visible()
     page.get_by_role("link", name="Playground").click()
     expect(page.get_by_role("heading", name="Playground", exact=True)).to_be_visible()
     choice = page.get_by_role("combobox", name="Label, version or draft")
@@ -87,11 +89,14 @@ def test_edit_run_compare_save_and_reload_a_draft(
     )
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("heading", name="Outputs (3 rows, 0 errors)")).to_be_visible()
-    expect(page.get_by_role("heading", name="Trace")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"^GENERATION playground · chat-extract-feedback draft"))
+    ).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Valid")).to_contain_text("yes")
     assert_clean(page)
     shot(page, artifacts, "20-playground-draft-run")
 
-    page.get_by_role("tab", name="Diff").click()
+    page.get_by_role("tab", name="Diff vs v1").click()
     expect(page.get_by_text("What the draft changes against v1, its base version.")).to_be_visible()
     shot(page, artifacts, "21-playground-draft-diff")
 
@@ -138,12 +143,11 @@ def test_edit_run_compare_save_and_reload_a_draft(
     # 5. Save the draft as a version: exactly one; saving again creates none.
     page.get_by_role("link", name="Playground").click()
     expect(choice).to_have_value(DRAFT)
-    page.get_by_role("tab", name="Save as version").click()
+    page.get_by_text("Save as a new version").click()  # the expander
     page.get_by_role("textbox", name="Commit message").fill("Shorter summaries")
     page.get_by_role("button", name="Save as new version").click()
     expect(page.get_by_text("Saved draft 'production-edit' as v3.")).to_be_visible()
     shot(page, artifacts, "23-playground-draft-saved")
-    page.get_by_role("tab", name="Save as version").click()
     page.get_by_role("button", name="Save as new version").click()
     expect(
         page.get_by_text("No new version: v3 already holds exactly this content.")
@@ -161,6 +165,7 @@ def test_edit_run_compare_save_and_reload_a_draft(
         re.compile(re.escape(EXTRA.strip()) + r"$")
     )
     expect(page.get_by_text(re.compile(r"based on v1 · saved as v3"))).to_be_visible()
+    expect(page.get_by_text("Save as a new version")).to_be_visible()  # rendered to the end
     assert_clean(page)
     shot(page, artifacts, "24-playground-draft-after-reload")
 

@@ -50,6 +50,7 @@ PLAY_USE_SAMPLE = "playground.use_sample"
 PLAY_SAMPLE_BYTES = "playground.sample_bytes"
 PLAY_SAMPLE_NAME = "playground.sample_name"
 PLAY_INSPECT = "playground.inspect"
+PLAY_SAVE_OPEN = "playground.save_open"  # the expander with the save form
 PLAY_SAVE_FORM = "playground.save_form"
 PLAY_SAVE_COMMIT = "playground.save_commit"
 PLAY_SAVE_LABELS = "playground.save_labels"

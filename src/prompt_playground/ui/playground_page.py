@@ -129,7 +129,7 @@ def _editor(
     args = (services, name, choice, src, prompt)
     tab_names = ["Messages", "Config", "Response schema"]
     if draft is not None:
-        tab_names += ["Diff", "Save as version"]
+        tab_names.append(f"Diff vs v{draft.base_version}" if draft.base_version else "Diff")
     tabs = st.tabs(tab_names)
     with tabs[0]:
         _messages_editor(src, prompt, args)
@@ -147,7 +147,7 @@ def _editor(
     if draft is not None:
         with tabs[3]:
             _diff(services, name, draft, prompt)
-        with tabs[4]:
+        with st.expander("Save as a new version", icon=":material/save:", key=keys.PLAY_SAVE_OPEN):
             _save_form(services, draft)
 
 
@@ -392,7 +392,6 @@ def _samples(services: Services) -> tuple[SampleSet | None, bytes]:
 
 def _run_panel(services: Services, prompt: PromptVersion) -> dict[str, Any] | None:
     """The run's input: hand-filled variables (one row) or the first N rows of a file."""
-    st.markdown("**Run on**")
     mode = st.radio("Run on", [ONE_ROW, FIRST_ROWS], key=keys.PLAY_MODE, horizontal=True)
     with st.expander("Samples file", expanded=mode == FIRST_ROWS):
         sample_set, data = _samples(services)
@@ -536,17 +535,16 @@ def _outputs_table(results: list[Result]) -> pd.DataFrame:
 
 
 def _show_one(services: Services, record: RunRecord, result: Result) -> None:
+    st.subheader(f"Output · {result.sample_id}" if record.total > 1 else "Output")
+    # Across the whole page: in half of it the values are cut ("914 …").
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Valid", "yes" if result.error is None else "no")
+    c2.metric("Attempts", result.attempts)
+    c3.metric("Latency", f"{result.latency_ms or 0:.0f} ms")
+    c4.metric("Tokens in/out", f"{result.input_tokens or 0}/{result.output_tokens or 0}")
+    c5.metric("Cost", "n/a" if result.cost_usd is None else f"${result.cost_usd:.6f}")
     out_col, trace_col = st.columns([1, 1])
     with out_col:
-        st.subheader("Output")
-        # Two rows: five metrics in half the page cut their values ("10 …").
-        c1, c2, c3 = st.columns(3)
-        c1.metric("Valid", "yes" if result.error is None else "no")
-        c2.metric("Attempts", result.attempts)
-        c3.metric("Latency", f"{result.latency_ms or 0:.0f} ms")
-        c4, c5, _ = st.columns(3)
-        c4.metric("Tokens in/out", f"{result.input_tokens or 0}/{result.output_tokens or 0}")
-        c5.metric("Cost", "n/a" if result.cost_usd is None else f"${result.cost_usd:.6f}")
         if result.error:
             st.error(result.error)
             if result.raw_output:
