@@ -158,6 +158,8 @@ def test_playground_refuses_empty_variables_then_answers_with_a_trace(
     from playwright.sync_api import expect
 
     page.goto(app.url)
+    # The app's own navigation (not the pages/ folder's, shown until app.py has run).
+    expect(page.get_by_role("link", name="Versions & Promote")).to_be_visible()
     page.get_by_role("link", name="Playground").click()
     expect(page.get_by_role("heading", name="Playground", exact=True)).to_be_visible()
     variant = page.get_by_role("combobox", name="Label, version or draft")

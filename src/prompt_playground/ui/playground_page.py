@@ -18,7 +18,7 @@ import streamlit as st
 
 from prompt_playground import comparisons, worker
 from prompt_playground.bootstrap import Services, example_samples
-from prompt_playground.drafts import Draft, from_version
+from prompt_playground.drafts import Draft, content_hash, from_version
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.models import Result, Variant
 from prompt_playground.prompts import PromptVersion, diff_versions
@@ -270,6 +270,10 @@ def _on_edit(services: Services, name: str, choice: str, src: str, prompt: Promp
     """Autosave: the first edit of a version starts a draft, later edits update it."""
     content, config, problems = _read_editor(src, prompt)
     errors = dict(st.session_state.get(keys.PLAY_EDIT_ERRORS, {}))
+    if not problems and content_hash(content, config) == content_hash(prompt.prompt, prompt.config):
+        # Nothing changed (the browser may report a text back with its whitespace normalised,
+        # which fires on_change): no draft is started for that.
+        return
     variant = Variant.parse(choice)
     try:
         if variant.draft is None:
