@@ -175,7 +175,7 @@ def check_content(type_: str, prompt: Any, config: Any, *, where: str = "The dra
 
 
 def parse_texts(
-    type_: str, messages: str, config: str, schema: str
+    type_: str, messages: str, config: str, schema: str, *, where: str = "The draft"
 ) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
     """An editor's texts (messages as JSON for chat prompts, config and schema as JSON) →
     ``(prompt, config)``; the schema must build a model before anything runs or is saved."""
@@ -204,5 +204,5 @@ def parse_texts(
         ) from exc
     if schema_obj:
         config_obj["response_schema"] = schema_obj
-    check_content(type_, prompt, config_obj, where="The draft")
+    check_content(type_, prompt, config_obj, where=where)
     return prompt, config_obj
