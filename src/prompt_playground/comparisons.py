@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from prompt_playground import drafts as drafts_mod
 from prompt_playground.compare_values import schema_fields
+from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
 from prompt_playground.history import LabelMove
@@ -128,7 +129,7 @@ def plan(
     mapped = apply_mapping(samples, mapping) if mapping else samples
     chosen = mapped.samples if first is None else mapped.samples[: max(1, first)]
     if first is not None:
-        mapped = _replace_samples(mapped, chosen)
+        mapped = replace(mapped, samples=list(chosen))
     variables = list(dict.fromkeys(v for p in prepared for v in p.prompt.variables))
     report = preflight(mapped, variables=variables)
     if not report.ok:
@@ -139,8 +140,6 @@ def plan(
     except PlaygroundError:
         fields = ()
     if samples_hash is None:
-        from prompt_playground.datasets import sample_set_digest
-
         samples_hash = file_hash(sample_set_digest(mapped))
     return Plan(
         prompt_name=prompt,
@@ -175,12 +174,6 @@ def one_sample(
         delimiter=None,
         format="json",
     )
-
-
-def _replace_samples(sample_set: SampleSet, samples: Sequence[Sample]) -> SampleSet:
-    from dataclasses import replace
-
-    return replace(sample_set, samples=list(samples))
 
 
 def start(
@@ -404,15 +397,9 @@ def save_draft(
     )
     saved = draft
     if services.store.has_draft(draft.prompt_name, draft.name):
-        saved = services.store.save_draft(_with_saved(draft, number))
+        saved = services.store.save_draft(replace(draft, saved_version=number))
     _link_runs(services, draft, number)
     return SavedDraft(saved, number, created, promotions)
-
-
-def _with_saved(draft: Draft, version: int) -> Draft:
-    from dataclasses import replace
-
-    return replace(draft, saved_version=version)
 
 
 def _link_runs(services: Services, draft: Draft, version: int) -> None:
@@ -433,13 +420,3 @@ def _link_runs(services: Services, draft: Draft, version: int) -> None:
                 changed = True
         if changed:
             services.store.update_meta(record.id, {**record.meta, "drafts": ran})
-
-
-def draft_diff_base(services: Services, draft: Draft) -> PromptVersion | None:
-    """The version a draft started from (None when it came from a file or was deleted)."""
-    if draft.base_version is None:
-        return None
-    try:
-        return services.prompts.get(draft.prompt_name, Variant(version=draft.base_version))
-    except PlaygroundError:
-        return None
