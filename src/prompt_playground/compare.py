@@ -131,14 +131,9 @@ class Comparison:
     accuracy: dict[str, dict[str, FieldAccuracy]] = field(default_factory=dict)
     n_samples_compared: int = 0
     n_samples_agree: int = 0
-
-    @property
-    def differing(self) -> dict[str, frozenset[str]]:
-        """sample id → the fields on which its valid outputs differ (the highlighted cells)."""
-        cells: dict[str, set[str]] = {}
-        for diff in self.diffs:
-            cells.setdefault(diff.sample_id, set()).add(diff.field)
-        return {sample_id: frozenset(names) for sample_id, names in cells.items()}
+    #: sample id → the fields on which its valid outputs differ (the highlighted cells),
+    #: computed once here so tables and highlights never re-derive it from rendered values.
+    differing: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def agreement_rate(self) -> float | None:
@@ -193,6 +188,7 @@ def compare(
     agree_counts = dict.fromkeys(kinds, 0)
     compared_counts = dict.fromkeys(kinds, 0)
     diffs: list[Diff] = []
+    differing: dict[str, frozenset[str]] = {}
     n_samples_compared = n_samples_agree = 0
     for sample_id in sample_ids:
         valid = {v: r.output for v, r in by_sample[sample_id].items() if r.ok}
@@ -200,16 +196,18 @@ def compare(
             continue
         ordered = [(v, valid[v]) for v in variants if v in valid]
         n_samples_compared += 1
-        all_agree = True
+        differ: list[str] = []
         for name in kinds:
             values = {v: (out or {}).get(name) for v, out in ordered}
             compared_counts[name] += 1
             if values_agree(values.values()):
                 agree_counts[name] += 1
             else:
-                all_agree = False
+                differ.append(name)
                 diffs.append(Diff(sample_id, name, values))
-        n_samples_agree += all_agree
+        n_samples_agree += not differ
+        if differ:
+            differing[sample_id] = frozenset(differ)
 
     agreement = {
         name: FieldAgreement(name, compared_counts[name], agree_counts[name]) for name in kinds
@@ -226,6 +224,7 @@ def compare(
         accuracy=accuracy,
         n_samples_compared=n_samples_compared,
         n_samples_agree=n_samples_agree,
+        differing=differing,
     )
 
 
