@@ -106,10 +106,14 @@ def test_edit_run_compare_save_and_reload_a_draft(
     page.get_by_role("button", name="Use the bundled sample chats").click()
     variants = page.get_by_role("combobox", name="Labels / versions to compare")
     page.locator(".st-key-compare-variants").get_by_role("button", name="Clear all").click()
+    expect(page.get_by_text("Choose at least two labels or versions to compare.")).to_be_visible()
     for option in ("production", DRAFT):
         variants.click()
         page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
+        page.keyboard.press("Escape")
+        chosen = page.locator(".st-key-compare-variants").get_by_text(option, exact=True)
+        expect(chosen).to_be_visible()
+    expect(page.get_by_text("× 2 variants = 42 calls")).to_be_visible()
     page.get_by_role("button", name="Run comparison").click()
     expect(page.get_by_text("42/42 done · 0 errors")).to_be_visible(timeout=60_000)
     expect(
