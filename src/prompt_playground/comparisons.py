@@ -22,7 +22,7 @@ from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
 from prompt_playground.history import LabelMove
 from prompt_playground.models import Result, Sample, Variant
-from prompt_playground.prompts import Promotion, PromptVersion, matching_version
+from prompt_playground.prompts import Promotion, matching_version
 from prompt_playground.runner import (
     PreparedVariant,
     Progress,
@@ -336,12 +336,16 @@ class SavedDraft:
     promotions: tuple[Promotion, ...] = ()
 
 
-def new_draft(services: Services, base: PromptVersion, name: str) -> Draft:
-    """Start a draft from a version (refused when the prompt already has a draft by that name)."""
+def rename_draft(services: Services, draft: Draft, name: str) -> Draft:
+    """Give a draft another name (refused when the prompt has a draft by that name)."""
     name = drafts_mod.check_name(name)
-    if any(d.name == name for d in services.store.drafts(base.name)):
-        raise DraftError(f"Prompt '{base.name}' already has a draft '{name}'; pick another name.")
-    return services.store.save_draft(drafts_mod.from_version(base, name))
+    if name == draft.name:
+        return draft
+    if services.store.has_draft(draft.prompt_name, name):
+        raise DraftError(f"Prompt '{draft.prompt_name}' already has a draft '{name}'.")
+    renamed = services.store.save_draft(replace(draft, name=name))
+    services.store.delete_draft(draft.prompt_name, draft.name)
+    return renamed
 
 
 def unique_draft_name(services: Services, prompt: str, stem: str) -> str:

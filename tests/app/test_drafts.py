@@ -159,3 +159,23 @@ def test_compare_offers_drafts_as_variants(app_env: Path, services: Services) ->
     table = at.dataframe(key="compare.table").value
     assert "sentiment [draft:production-edit]" in table.columns
     assert any("draft:production-edit (unsaved)" in c.value for c in at.caption)
+
+
+def test_a_draft_can_be_renamed_and_a_bad_name_is_refused(
+    app_env: Path, services: Services
+) -> None:
+    name = _new_prompt(services)
+    at = _open(name, "production")
+    system = at.text_area(key=f"playground.edit.{name}|production|v1.msg.0")
+    system.set_value(system.value + EXTRA).run()
+    rename = f"playground.rename.{name}|draft:production-edit"
+    at.text_input(key=rename).input("has space").run()
+    assert not at.exception
+    assert any("cannot name a draft" in e.value for e in at.error)
+    assert [d.name for d in services.store.drafts(name)] == ["production-edit"]
+
+    at.text_input(key=rename).input("terse").run()
+    assert_clean(at)
+    assert at.session_state["playground.variant"] == "draft:terse"
+    assert [d.name for d in services.store.drafts(name)] == ["terse"]
+    assert services.store.get_draft(name, "terse").prompt[0]["content"].endswith(EXTRA)

@@ -44,6 +44,7 @@ PLAY_CURRENT = (
     "playground.current"  # (prompt, variant) last shown: widget state ends on other pages
 )
 PLAY_EDIT_PREFIX = "playground.edit."  # + <source>.<part>: the editor's widgets per source
+PLAY_RENAME_PREFIX = "playground.rename."  # + <source>: the draft name field
 PLAY_MODE = "playground.mode"  # run on the variables, or on the first rows of a samples file
 PLAY_FIRST_N = "playground.first_n"
 PLAY_USE_SAMPLE = "playground.use_sample"

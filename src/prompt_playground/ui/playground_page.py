@@ -124,6 +124,15 @@ def _editor(
         saved = f" · saved as v{draft.saved_version}" if draft.saved_version else " · unsaved"
         st.markdown(f"**Draft `{draft.name}`** of {prompt.name} · {base}{saved}")
         st.caption(f"Autosaved {draft.updated_at.replace('T', ' ')[:19]} UTC")
+        rename_key = f"{keys.PLAY_RENAME_PREFIX}{src}"
+        _init(rename_key, draft.name)
+        st.text_input(
+            "Draft name",
+            key=rename_key,
+            on_change=_on_rename,
+            args=(services, draft, rename_key),
+            help="Compare lists it as draft:<name>.",
+        )
     for problem in st.session_state.get(keys.PLAY_EDIT_ERRORS, {}).get(src, []):
         st.error(problem, icon=":material/edit_off:")
     args = (services, name, choice, src, prompt)
@@ -296,6 +305,23 @@ def _on_edit(services: Services, name: str, choice: str, src: str, prompt: Promp
     except PlaygroundError as exc:
         errors[src] = [f"Not saved: {exc.message}"]
     st.session_state[keys.PLAY_EDIT_ERRORS] = errors
+
+
+def _on_rename(services: Services, draft: Draft, key: str) -> None:
+    """Rename a draft (runs already made keep the name they ran under)."""
+    errors = dict(st.session_state.get(keys.PLAY_EDIT_ERRORS, {}))
+    src = f"{draft.prompt_name}|{draft.key}"
+    try:
+        renamed = comparisons.rename_draft(services, draft, str(st.session_state.get(key, "")))
+    except PlaygroundError as exc:
+        errors[src] = [f"Not renamed: {exc.message}"]
+        st.session_state[keys.PLAY_EDIT_ERRORS] = errors
+        st.session_state[key] = draft.name
+        return
+    errors.pop(src, None)
+    st.session_state[keys.PLAY_EDIT_ERRORS] = errors
+    st.session_state[keys.PLAY_VARIANT] = renamed.key
+    st.session_state[keys.PLAY_FLASH] = f"Renamed draft '{draft.name}' to '{renamed.name}'."
 
 
 def _prefix(src: str) -> str:
