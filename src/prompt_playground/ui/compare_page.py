@@ -336,18 +336,32 @@ def _run_section(services: Services, run_id: str) -> None:
         show_error(exc)
         st.session_state.pop(keys.COMPARE_RUN_ID, None)
         return
-    was_running = record.status == "running"
+    if record.status == "running":
+        _live(services, run_id)
+    else:
+        _finished(services, run_id)
 
-    @st.fragment(run_every=1.0 if was_running else None)
-    def live() -> None:
-        current = services.store.get_run(run_id)
-        if was_running and current.status != "running":
-            st.rerun(scope="app")
-        _header(current)
-        view = build_view(services.store, current)
-        _results(services, view, current)
 
-    live()
+@st.fragment(run_every=1.0)
+def _live(services: Services, run_id: str) -> None:
+    """A running comparison, refreshed every second; the whole page once when it ends."""
+    current = services.store.get_run(run_id)
+    if current.status != "running":
+        st.rerun(scope="app")
+    _show_run(services, current)
+
+
+@st.fragment
+def _finished(services: Services, run_id: str) -> None:
+    """A finished comparison: a fragment of its own, so its widgets rerun only it, and a late
+    tick of the live fragment (a different fragment) finds nothing to redraw."""
+    _show_run(services, services.store.get_run(run_id))
+
+
+def _show_run(services: Services, record: RunRecord) -> None:
+    _header(record)
+    view = build_view(services.store, record)
+    _results(services, view, record)
 
 
 def _header(record: RunRecord) -> None:
