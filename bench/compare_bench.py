@@ -9,7 +9,8 @@ import io
 import time
 from typing import Any
 
-from prompt_playground.compare import accuracy_scores, compare, differs_mask, side_by_side
+from prompt_playground.compare import accuracy_scores, compare
+from prompt_playground.compare_views import highlight_mask, side_by_side
 from prompt_playground.export import write_export
 from prompt_playground.models import Result
 
@@ -70,10 +71,10 @@ def main() -> None:
     results = make_results(10_000)
     fields = ["sentiment", "urgent", "score", "tags", "summary"]
     print(f"{len(results):,} results ({len(VARIANTS)} variants x 10,000 samples)")
-    timed("compare", lambda: compare(results, SCHEMA, VARIANTS))
+    comparison = timed("compare", lambda: compare(results, SCHEMA, VARIANTS))
     timed("accuracy_scores", lambda: accuracy_scores(results, SCHEMA))
-    table = timed("side_by_side", lambda: side_by_side(results, VARIANTS, fields))
-    timed("differs_mask", lambda: differs_mask(table, VARIANTS, fields))
+    table = timed("side_by_side", lambda: side_by_side(results, comparison, fields))
+    timed("highlight_mask", lambda: highlight_mask(table, comparison))
     for fmt in ("csv", "jsonl", "parquet"):
         for shape in ("long", "wide"):
             timed(

@@ -16,9 +16,11 @@ import httpx
 from langfuse import Langfuse
 from pydantic import SecretStr
 
+from prompt_playground.adapters import LangfuseDatasets, LangfuseScores, LangfuseTraces
 from prompt_playground.errors import ConfigurationError, PlaygroundError
 from prompt_playground.examples import example_prompt as example_prompt_spec
 from prompt_playground.examples import example_samples_bytes as example_samples
+from prompt_playground.history import LabelHistory, history_path
 from prompt_playground.llm import LLM, Endpoint, InstructorLLM, default_mode
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner
@@ -64,7 +66,28 @@ class Services:
     _endpoint_factory: Callable[[], Endpoint]
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _endpoint: Endpoint | None = None
+    _history: LabelHistory | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def history(self) -> LabelHistory:
+        """Label moves recorded by every entry point (opened on first use)."""
+        with self._lock:
+            if self._history is None:
+                self._history = LabelHistory(history_path(self.settings.data_dir))
+            return self._history
+
+    @property
+    def datasets(self) -> LangfuseDatasets:
+        return LangfuseDatasets(self.langfuse, base_url=self.langfuse_url)
+
+    @property
+    def scores(self) -> LangfuseScores:
+        return LangfuseScores(self.langfuse, base_url=self.langfuse_url)
+
+    @property
+    def traces(self) -> LangfuseTraces:
+        return LangfuseTraces(self.langfuse, base_url=self.langfuse_url)
 
     @property
     def embedded_langfuse(self) -> bool:
@@ -102,7 +125,7 @@ class Services:
         if self.embedded_langfuse:
             return None
         try:
-            return self.langfuse.get_trace_url(trace_id=trace_id)
+            return self.traces.url(trace_id)
         except Exception:  # noqa: BLE001 - a missing link must not fail a row
             logger.warning("Could not build a trace URL for %s", trace_id)
             return None

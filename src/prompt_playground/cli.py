@@ -1,8 +1,8 @@
-"""The ``prompt-playground`` command line: sync, run, promote, versions, and the local server."""
+"""The ``prompt-playground`` command line: sync, run, promote, history, versions, and the local
+server. Commands parse and print; the work is done by ``comparisons`` (the use cases)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -94,16 +94,43 @@ def promote(
     name: Annotated[str, typer.Argument(help="Prompt name.")],
     version: Annotated[int, typer.Option(help="The version that gets the label.")],
     label: Annotated[str, typer.Option(help="The label to move, e.g. production.")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the label history).")] = None,
 ) -> None:
     """Move a label to a version (never `latest`), saying which version held it before."""
+    from prompt_playground import comparisons
+
     with _services() as services:
-        moved = services.prompts.promote(name, version, label)
+        moved = comparisons.promote(
+            services,
+            prompt=name,
+            version=version,
+            label=label,
+            actor=comparisons.actor("cli"),
+            reason=reason,
+        )
         if not moved.changed:
             typer.echo(f"{name}: '{label}' is already on v{version}; nothing changed.")
         elif moved.previous_version is None:
             typer.echo(f"{name}: '{label}' now on v{version} (new label).")
         else:
             typer.echo(f"{name}: '{label}' moved v{moved.previous_version} → v{version}.")
+
+
+@app.command()
+def history(name: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
+    """Print the label moves of a prompt, newest first (from the CLI and the app)."""
+    from prompt_playground import comparisons
+
+    with _services() as services:
+        moves = comparisons.history(services, name)
+        if not moves:
+            typer.echo(f"{name}: no label moves recorded yet.")
+        for move in moves:
+            before = f"v{move.from_version}" if move.from_version is not None else "-"
+            typer.echo(
+                f"{move.at}  {move.label:<12} {before} → v{move.to_version}  "
+                f"{move.actor or '-'}  {move.note or ''}".rstrip()
+            )
 
 
 @app.command()
@@ -120,6 +147,14 @@ def run(
     version: Annotated[
         list[int] | None, typer.Option("--version", help="A version to compare (repeatable).")
     ] = None,
+    draft: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--draft",
+            help="A sync file holding one prompt, run as variant draft:<file stem> without "
+            "creating a version (repeatable).",
+        ),
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option(help="Calls in flight (default from settings).")
     ] = None,
@@ -133,29 +168,37 @@ def run(
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
 ) -> None:
-    """Run samples through each label/version and print the comparison."""
+    """Run samples through each label/version/draft and print the comparison."""
+    from prompt_playground import comparisons
+    from prompt_playground.drafts import from_sync_file
     from prompt_playground.models import Variant
-    from prompt_playground.runner import (
-        Progress,
-        RunRequest,
-        file_hash,
-        prepare_variants,
-    )
-    from prompt_playground.samples import load_samples, preflight
+    from prompt_playground.runner import Progress, file_hash
+    from prompt_playground.samples import load_samples
 
-    variants = [Variant(label=lbl) for lbl in label or []] + [
-        Variant(version=v) for v in version or []
-    ]
+    try:
+        drafts = [from_sync_file(path) for path in draft or []]
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details, code=2) from exc
+    for item in drafts:
+        if item.prompt_name != prompt:
+            raise _fail(
+                f"--draft file for '{item.prompt_name}', but --prompt is '{prompt}'.", code=2
+            )
+    variants = (
+        [Variant(label=lbl) for lbl in label or []]
+        + [Variant(version=v) for v in version or []]
+        + [Variant(draft=d.name) for d in drafts]
+    )
     if not variants:
-        raise _fail("Give at least one --label or --version to run.", code=2)
+        raise _fail("Give at least one --label, --version or --draft to run.", code=2)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in {"csv", "jsonl", "parquet"}:
         raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
     var_map: dict[str, str] = {}
-    for item in mapping or []:
-        variable, sep, column = item.partition("=")
+    for item_map in mapping or []:
+        variable, sep, column = item_map.partition("=")
         if not sep or not variable or not column:
-            raise _fail(f"--map takes variable=column, got {item!r}.", code=2)
+            raise _fail(f"--map takes variable=column, got {item_map!r}.", code=2)
         var_map[variable.strip()] = column.strip()
     if (samples is None) == (dataset is None):
         raise _fail("Give exactly one of --samples FILE or --dataset NAME.", code=2)
@@ -167,47 +210,26 @@ def run(
             raise _fail(f"Cannot read {samples}: {exc.strerror or exc}") from exc
 
     with _services() as services:
-        settings = services.settings
         if samples is not None:
-            sample_set = load_samples(
-                data, samples.name, mapping=var_map or None, limits=settings.sample_limits
-            )
+            sample_set = load_samples(data, samples.name, limits=services.settings.sample_limits)
+            samples_hash: str | None = file_hash(data)
         else:
-            from prompt_playground.datasets import dataset_sample_set, sample_set_digest
-
             assert dataset is not None
-            sample_set = dataset_sample_set(
-                services.langfuse, dataset, base_url=services.langfuse_url
-            )
-            data = sample_set_digest(sample_set)
-        endpoint = services.endpoint()
-        prepared = prepare_variants(
-            services.prompts,
-            prompt,
-            variants,
-            default_model=endpoint.model,
-            allowed_modules=settings.allowed_model_modules,
-            small_model_bounds=endpoint.local,
-        )
-        needed = sorted({v for p in prepared for v in p.prompt.variables})
-        report = preflight(sample_set, variables=needed, mapping=var_map or None)
-        if not report.ok:
-            raise _fail(
-                f"Pre-flight failed, nothing was sent to the model. {report.summary()}",
-                "\n".join(p.message for p in report.errors[:50]),
-            )
-        request = RunRequest(
-            prompt_name=prompt,
+            sample_set = services.datasets.sample_set(dataset)
+            samples_hash = None
+        planned = comparisons.plan(
+            services,
+            prompt=prompt,
             variants=variants,
-            samples=sample_set.samples,
-            concurrency=concurrency or settings.concurrency,
-            samples_name=sample_set.filename,
-            samples_hash=file_hash(data),
+            samples=sample_set,
+            samples_hash=samples_hash,
+            mapping=var_map or None,
+            concurrency=concurrency,
+            drafts=drafts,
         )
         typer.echo(
-            f"Running {len(sample_set.samples)} samples × {len(prepared)} variants "
-            f"({', '.join(f'{p.key}=v{p.prompt.version}' for p in prepared)}) on "
-            f"{endpoint.display}, concurrency {request.concurrency}",
+            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants "
+            f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}",
             err=True,
         )
         interactive = sys.stderr.isatty() and not quiet
@@ -224,32 +246,60 @@ def run(
         # mostly waits on the model then), not before the first call.
         preload = threading.Thread(target=_load_reporting, name="preload", daemon=True)
         preload.start()
-        record = asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+        record = comparisons.start(services, planned, on_progress=on_progress)
         preload.join()
-        from prompt_playground.compare import compare
-        from prompt_playground.export import write_export
+        from prompt_playground.compare import accuracy_scores, compare
 
         if interactive:
             sys.stderr.write("\n")
-        results = services.store.results(record.id)
-        schemas = {p.key: p.model.schema for p in prepared}
-        comparison = compare(results, schemas, [p.key for p in prepared])
         shape = "wide" if wide else "long"
-        write_export(results, out, fmt=fmt, shape=shape, fields=list(comparison.fields))  # type: ignore[arg-type]
+        data_out = comparisons.export_run(services, record.id, fmt=fmt, shape=shape)  # type: ignore[arg-type]
+        try:
+            out.write_bytes(data_out)
+        except OSError as exc:
+            raise _fail(f"Cannot write {out}: {exc.strerror or exc}") from exc
+        results = services.store.results(record.id)
+        schemas = {p.key: p.model.schema for p in planned.variants}
+        comparison = compare(results, schemas, planned.keys)
         typer.echo(format_summary(record, comparison))
         if post_scores:
-            from prompt_playground.compare import accuracy_scores
-            from prompt_playground.scores import post_scores as send_scores
-
-            sent = send_scores(
-                services.langfuse,
-                accuracy_scores(results, schemas),
-                base_url=services.langfuse_url,
-            )
+            sent = services.scores.post(accuracy_scores(results, schemas))
             typer.echo(f"Posted {sent} scores to Langfuse.")
         typer.echo(f"Results: {out} (run {record.id})")
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
+
+
+@app.command("export")
+def export_command(
+    run_id: Annotated[str, typer.Argument(help="A run id (see the Runs page or `run`'s output).")],
+    out: Annotated[Path, typer.Option(help="Where to write it (.csv, .jsonl, .parquet).")],
+    wide: Annotated[bool, typer.Option(help="One row per sample instead of per variant.")] = False,
+) -> None:
+    """Export a stored run: the same file the Compare and Runs pages download."""
+    from prompt_playground import comparisons
+    from prompt_playground.runstore import RunStore
+    from prompt_playground.settings import Settings
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in {"csv", "jsonl", "parquet"}:
+        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
+    try:
+        store = RunStore(Settings().run_store_path)
+        data = comparisons.export_run(
+            comparisons.StoreOnly(store),
+            run_id,
+            fmt=fmt,  # type: ignore[arg-type]
+            shape="wide" if wide else "long",
+        )
+        out.write_bytes(data)
+    except ValidationError as exc:
+        raise _fail(f"Invalid configuration: {exc.errors()[0]['msg']}") from exc
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    except OSError as exc:
+        raise _fail(f"Cannot write {out}: {exc.strerror or exc}") from exc
+    typer.echo(f"Run {run_id}: {out}")
 
 
 datasets_app = typer.Typer(help="Keep sample sets as Langfuse datasets.", no_args_is_help=True)
@@ -263,7 +313,6 @@ def datasets_save(
     description: Annotated[str | None, typer.Option(help="Dataset description.")] = None,
 ) -> None:
     """Save a samples file as a Langfuse dataset (saving again updates the same items)."""
-    from prompt_playground.datasets import save_samples
     from prompt_playground.samples import load_samples
 
     try:
@@ -272,14 +321,7 @@ def datasets_save(
         raise _fail(f"Cannot read {file}: {exc.strerror or exc}") from exc
     with _services() as services:
         sample_set = load_samples(data, file.name, limits=services.settings.sample_limits)
-        saved = save_samples(
-            services.langfuse,
-            name,
-            sample_set.samples,
-            base_url=services.langfuse_url,
-            description=description,
-        )
-        services.langfuse.flush()
+        saved = services.datasets.save(name, sample_set.samples, description=description)
     skipped = f", {saved.skipped} rows with errors not saved" if saved.skipped else ""
     typer.echo(f"Dataset '{saved.name}': {saved.items} items{skipped}.")
 

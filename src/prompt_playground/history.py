@@ -38,12 +38,17 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX label_moves_prompt ON label_moves(prompt_name, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_actor(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE label_moves ADD COLUMN actor TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_actor]
 
 
 @dataclass(frozen=True)
 class LabelMove:
-    """One promotion: ``label`` of ``prompt_name`` moved from ``from_version`` to ``to_version``."""
+    """One promotion: ``label`` of ``prompt_name`` moved from ``from_version`` to ``to_version``
+    by ``actor`` (who, and from where); ``note`` is the reason given."""
 
     id: int
     at: str
@@ -52,6 +57,7 @@ class LabelMove:
     from_version: int | None
     to_version: int
     note: str | None = None
+    actor: str | None = None
 
 
 class LabelHistory:
@@ -68,6 +74,7 @@ class LabelHistory:
         version: int,
         label: str,
         note: str | None = None,
+        actor: str | None = None,
     ) -> tuple[Promotion, LabelMove | None]:
         """Move ``label`` to ``version`` and record the move, one promotion at a time.
 
@@ -81,7 +88,9 @@ class LabelHistory:
             promotion = prompts.promote(prompt_name, version, label)
             if not promotion.changed:
                 return promotion, None
-            move = self._insert(conn, prompt_name, label, promotion.previous_version, version, note)
+            move = self._insert(
+                conn, prompt_name, label, promotion.previous_version, version, note, actor
+            )
         return promotion, move
 
     def record(
@@ -91,9 +100,10 @@ class LabelHistory:
         from_version: int | None,
         to_version: int,
         note: str | None = None,
+        actor: str | None = None,
     ) -> LabelMove:
         with self._db.write() as conn:
-            return self._insert(conn, prompt_name, label, from_version, to_version, note)
+            return self._insert(conn, prompt_name, label, from_version, to_version, note, actor)
 
     @staticmethod
     def _insert(
@@ -103,15 +113,16 @@ class LabelHistory:
         from_version: int | None,
         to_version: int,
         note: str | None,
+        actor: str | None,
     ) -> LabelMove:
         at = datetime.now(UTC).isoformat(timespec="seconds")
         cursor = conn.execute(
             "INSERT INTO label_moves (at, prompt_name, label, from_version,"
-            " to_version, note) VALUES (?,?,?,?,?,?)",
-            (at, prompt_name, label, from_version, to_version, note),
+            " to_version, note, actor) VALUES (?,?,?,?,?,?,?)",
+            (at, prompt_name, label, from_version, to_version, note, actor),
         )
         move_id = int(cursor.lastrowid or 0)
-        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note)
+        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note, actor)
 
     def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:
         """The newest moves first (of one prompt, or of all)."""
@@ -131,6 +142,7 @@ class LabelHistory:
                 from_version=row["from_version"],
                 to_version=row["to_version"],
                 note=row["note"],
+                actor=row["actor"],
             )
             for row in rows
         ]

@@ -25,26 +25,34 @@ class Sample:
     error: str | None = None
 
 
+DRAFT_PREFIX = "draft:"
+
+
 @dataclass(frozen=True)
 class Variant:
-    """A prompt version chosen by label or by number (exactly one of them)."""
+    """A prompt version chosen by label, by number or an unsaved draft (exactly one of them)."""
 
     label: str | None = None
     version: int | None = None
+    draft: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.label is None) == (self.version is None):
-            raise ValueError("A variant is a label or a version, not both and not neither")
+        if sum(x is not None for x in (self.label, self.version, self.draft)) != 1:
+            raise ValueError("A variant is one of a label, a version or a draft")
 
     @property
     def key(self) -> str:
-        """The variant's name in results and exports: ``production`` or ``v3``."""
+        """The variant's name in results and exports: ``production``, ``v3`` or ``draft:x``."""
+        if self.draft is not None:
+            return DRAFT_PREFIX + self.draft
         return self.label if self.label is not None else f"v{self.version}"
 
     @classmethod
     def parse(cls, text: str) -> Variant:
-        """``production`` → label; ``v3`` or ``3`` → version 3."""
+        """``production`` → label; ``v3`` or ``3`` → version 3; ``draft:x`` → draft x."""
         stripped = text.strip()
+        if stripped.startswith(DRAFT_PREFIX):
+            return cls(draft=stripped[len(DRAFT_PREFIX) :].strip())
         digits = stripped[1:] if stripped[:1] in {"v", "V"} else stripped
         if digits.isdigit():
             return cls(version=int(digits))

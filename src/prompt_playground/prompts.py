@@ -58,6 +58,13 @@ class PromptVersion:
     tags: list[str]
     commit_message: str | None
     client: PromptClient | None = field(default=None, compare=False, repr=False)
+    #: Set on an unsaved draft (``version`` is then the version it is based on, or 0).
+    draft: str | None = None
+
+    @property
+    def display(self) -> str:
+        """``v3``, or ``draft 'x'`` for an unsaved draft."""
+        return f"draft '{self.draft}'" if self.draft is not None else f"v{self.version}"
 
     @property
     def variables(self) -> list[str]:
@@ -83,7 +90,7 @@ class PromptVersion:
         missing = [v for v in self.variables if v not in variables]
         if missing:
             raise SamplesError(
-                f"Prompt '{self.name}' v{self.version} needs {', '.join(map(repr, missing))}, "
+                f"Prompt '{self.name}' {self.display} needs {', '.join(map(repr, missing))}, "
                 "which the sample does not provide. "
                 f"Provided: {', '.join(sorted(variables)) or 'none'}."
             )
@@ -302,8 +309,7 @@ class LangfusePromptStore:
         type_: PromptType = "chat" if spec.get("type", "text") == "chat" else "text"
         prompt = version["prompt"]
         config = dict(version.get("config") or {})
-        wanted = _normalized(prompt, config)
-        match = next((v for v in existing if _normalized(v.prompt, v.config) == wanted), None)
+        match = matching_version(existing, prompt, config)
         if match is not None:
             for label in version.get("labels") or []:
                 if label not in match.labels:
@@ -412,7 +418,17 @@ def _to_version(client: PromptClient) -> PromptVersion:
     )
 
 
-def _normalized(prompt: Any, config: Mapping[str, Any]) -> str:
+def matching_version(
+    versions: Sequence[PromptVersion], prompt: Any, config: Mapping[str, Any]
+) -> PromptVersion | None:
+    """The version whose content equals ``prompt`` + ``config`` after normalisation (as sync)."""
+    wanted = normalized_content(prompt, config)
+    return next((v for v in versions if normalized_content(v.prompt, v.config) == wanted), None)
+
+
+def normalized_content(prompt: Any, config: Mapping[str, Any]) -> str:
+    """Messages (trimmed, placeholders by name) and config as canonical JSON: what ``sync``
+    and drafts compare to tell whether two versions hold the same content."""
     if isinstance(prompt, list):
         prompt = [
             {k: (v.strip() if isinstance(v, str) else v) for k, v in m.items() if k != "type"}
@@ -429,8 +445,8 @@ def _pretty(value: Any) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def _unified(old: list[str], new: list[str], label: str, a: int, b: int) -> list[str]:
-    return list(difflib.unified_diff(old, new, f"{label} v{a}", f"{label} v{b}", lineterm="", n=2))
+def _unified(old: list[str], new: list[str], label: str, a: str, b: str) -> list[str]:
+    return list(difflib.unified_diff(old, new, f"{label} {a}", f"{label} {b}", lineterm="", n=2))
 
 
 def diff_versions(old: PromptVersion, new: PromptVersion) -> PromptDiff:
@@ -451,11 +467,11 @@ def diff_versions(old: PromptVersion, new: PromptVersion) -> PromptDiff:
     def config(p: PromptVersion) -> dict[str, Any]:
         return {k: v for k, v in p.config.items() if k != "response_schema"}
 
-    a, b = old.version, new.version
+    a, b = old.display, new.display
     return PromptDiff(
         name=new.name,
-        old_version=a,
-        new_version=b,
+        old_version=old.version,
+        new_version=new.version,
         messages=_unified(messages(old), messages(new), "messages", a, b),
         config=_unified(_pretty(config(old)), _pretty(config(new)), "config", a, b),
         schema=_unified(

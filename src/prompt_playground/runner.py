@@ -13,13 +13,14 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from langfuse import propagate_attributes
 
+from prompt_playground.drafts import Draft, content_hash
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.llm import LLM, call_parameters
 from prompt_playground.models import Result, Sample, Variant
@@ -49,6 +50,11 @@ class PreparedVariant:
     def fields(self) -> list[str]:
         """The response schema's top-level field names (what expected values are keyed by)."""
         return [spec.name for spec in field_specs(self.model.schema)]
+
+    @property
+    def content_hash(self) -> str:
+        """The content hash of what runs (drafts are identified by it)."""
+        return content_hash(self.prompt.prompt, self.prompt.config)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class RunRequest:
     samples_hash: str | None = None
     run_id: str = field(default_factory=lambda: new_run_id())
     kind: RunKind = "batch"
+    meta: dict[str, Any] = field(default_factory=dict)  # more for the run's meta (see comparisons)
 
 
 def new_run_id() -> str:
@@ -98,8 +105,12 @@ def prepare_variants(
     default_model: str,
     allowed_modules: Sequence[str],
     small_model_bounds: bool = False,
+    drafts: Mapping[str, Draft] | None = None,
 ) -> list[PreparedVariant]:
-    """Resolve each variant's prompt version and response model, before any token is spent."""
+    """Resolve each variant's prompt version and response model, before any token is spent.
+
+    A draft variant (``draft:<name>``) is taken from ``drafts`` by name, never from Langfuse.
+    """
     if not variants:
         raise PlaygroundError("Choose at least one label or version to run.")
     keys = [v.key for v in variants]
@@ -110,7 +121,13 @@ def prepare_variants(
         )
     prepared = []
     for variant in variants:
-        prompt = prompts.get(prompt_name, variant)
+        if variant.draft is not None:
+            draft = (drafts or {}).get(variant.draft)
+            if draft is None:
+                raise PlaygroundError(f"There is no draft '{variant.draft}' of '{prompt_name}'.")
+            prompt = draft.as_prompt_version()
+        else:
+            prompt = prompts.get(prompt_name, variant)
         model = response_model_for(
             prompt.config,
             allowed_modules=allowed_modules,
@@ -153,12 +170,13 @@ class Runner:
             meta={
                 "pid": os.getpid(),
                 "kind": request.kind,
-                "versions": {p.key: p.prompt.version for p in prepared},
+                "versions": {p.key: p.prompt.version for p in prepared if p.prompt.draft is None},
                 "fingerprints": {p.key: p.model.fingerprint for p in prepared},
                 "schemas": {p.key: p.model.schema for p in prepared},
                 "parameters": {p.key: p.params for p in prepared},
                 "schema_sources": {p.key: p.model.source for p in prepared},
                 "drift": {p.key: p.model.drift for p in prepared if p.model.drift},
+                **request.meta,
             },
         )
         self._store.create_run(record, request.samples)
@@ -262,7 +280,7 @@ class Runner:
             sample_id=sample.id,
             variant=variant.key,
             prompt_name=prompt.name,
-            prompt_version=prompt.version,
+            prompt_version=prompt.version if prompt.draft is None else None,
             expected=align_expected(sample.expected, variant.fields),
         )
         if sample.error:
@@ -274,11 +292,16 @@ class Runner:
             result.error = f"Row {sample.row}: {exc.message}"
             return result
         trace_id = self._new_trace_id()
+        metadata = {"sample_id": sample.id[:150], "variant": variant.key, "run_id": run_id}
+        if prompt.draft is not None:
+            # No version exists to link to: the draft's name and content hash say what ran.
+            metadata["draft"] = prompt.draft
+            metadata["draft_hash"] = variant.content_hash
         with propagate_attributes(
             session_id=run_id,
             tags=[_ascii(variant.key)],
             trace_name=_ascii(f"{prompt.name}:{variant.key}"),
-            metadata={"sample_id": sample.id[:150], "variant": variant.key, "run_id": run_id},
+            metadata=metadata,
         ):
             outcome = await llm.extract(
                 messages,
@@ -315,9 +338,12 @@ async def _watch(cancel: threading.Event, workers: Sequence[asyncio.Future[None]
 
 
 def _generation_name(kind: str, prompt: PromptVersion, variant_key: str, sample_id: str) -> str:
-    """A Playground call is named as the prompt it tried; a batch call by variant and sample."""
+    """A Playground call is named as the prompt it tried; a batch call by variant and sample;
+    a draft's call after its prompt (it has no version to be named by)."""
     if kind == "playground":
-        return f"playground · {prompt.name} v{prompt.version}"[:200]
+        return f"playground · {prompt.name} {prompt.display}"[:200]
+    if prompt.draft is not None:
+        return f"{prompt.name} · {variant_key} · {sample_id}"[:200]
     return f"{variant_key} · {sample_id}"[:200]
 
 

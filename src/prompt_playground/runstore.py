@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from prompt_playground.drafts import Draft
 from prompt_playground.errors import RunStoreError
 from prompt_playground.models import Result, Sample
 from prompt_playground.sqlite import SQLiteFile
@@ -79,7 +80,25 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX results_seq ON results(run_id, seq)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_drafts(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE drafts (
+            prompt_name TEXT NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            config TEXT NOT NULL,
+            base_version INTEGER,
+            tags TEXT NOT NULL DEFAULT '[]',
+            saved_version INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (prompt_name, name)
+        )"""
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_drafts]
 
 
 @dataclass
@@ -338,3 +357,78 @@ class RunStore:
             )
             for row in rows
         ]
+
+    # -- drafts ------------------------------------------------------------------------------
+
+    def save_draft(self, draft: Draft) -> Draft:
+        """Create or replace a draft (by prompt and name); returns it with its save time."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO drafts (prompt_name, name, type, prompt, config, base_version, tags,"
+                " saved_version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (prompt_name, name) DO UPDATE SET type = excluded.type,"
+                " prompt = excluded.prompt, config = excluded.config,"
+                " base_version = excluded.base_version, tags = excluded.tags,"
+                " saved_version = excluded.saved_version, updated_at = excluded.updated_at",
+                (
+                    draft.prompt_name,
+                    draft.name,
+                    draft.type,
+                    json.dumps(draft.prompt, ensure_ascii=False),
+                    json.dumps(draft.config, ensure_ascii=False),
+                    draft.base_version,
+                    json.dumps(draft.tags, ensure_ascii=False),
+                    draft.saved_version,
+                    now,
+                    now,
+                ),
+            )
+        return self.get_draft(draft.prompt_name, draft.name)
+
+    def get_draft(self, prompt_name: str, name: str) -> Draft:
+        rows = self._db.rows(
+            "SELECT * FROM drafts WHERE prompt_name = ? AND name = ?", (prompt_name, name)
+        )
+        if not rows:
+            known = ", ".join(d.name for d in self.drafts(prompt_name)) or "none"
+            raise RunStoreError(f"Prompt '{prompt_name}' has no draft '{name}'. Drafts: {known}.")
+        return _draft(rows[0])
+
+    def has_draft(self, prompt_name: str, name: str) -> bool:
+        return bool(
+            self._db.rows(
+                "SELECT 1 FROM drafts WHERE prompt_name = ? AND name = ?", (prompt_name, name)
+            )
+        )
+
+    def drafts(self, prompt_name: str | None = None) -> list[Draft]:
+        """Drafts (of one prompt, or all), the most recently edited first."""
+        if prompt_name is None:
+            rows = self._db.rows("SELECT * FROM drafts ORDER BY updated_at DESC")
+        else:
+            rows = self._db.rows(
+                "SELECT * FROM drafts WHERE prompt_name = ? ORDER BY updated_at DESC",
+                (prompt_name,),
+            )
+        return [_draft(row) for row in rows]
+
+    def delete_draft(self, prompt_name: str, name: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM drafts WHERE prompt_name = ? AND name = ?", (prompt_name, name)
+            )
+
+
+def _draft(row: sqlite3.Row) -> Draft:
+    return Draft(
+        name=row["name"],
+        prompt_name=row["prompt_name"],
+        type="chat" if row["type"] == "chat" else "text",
+        prompt=json.loads(row["prompt"]),
+        config=json.loads(row["config"]),
+        base_version=row["base_version"],
+        updated_at=row["updated_at"],
+        saved_version=row["saved_version"],
+        tags=json.loads(row["tags"]),
+    )

@@ -66,3 +66,12 @@ def test_save_then_promote_protected_label_moves_it_and_rolls_back(
     at.button(key="versions.promote_confirm").click().run()
     assert_clean(at)
     assert _holder(services, "production") == previous
+
+
+def test_saving_an_unchanged_version_creates_none(app_env: Path, services: Services) -> None:
+    before = len(services.prompts.versions(PROMPT))
+    at = open_page("pages/versions.py")
+    at.button(key="versions.save").click().run()
+    assert_clean(at)
+    assert len(services.prompts.versions(PROMPT)) == before
+    assert any("already holds exactly this content" in s.value for s in at.success)

@@ -158,9 +158,11 @@ def test_playground_refuses_empty_variables_then_answers_with_a_trace(
     from playwright.sync_api import expect
 
     page.goto(app.url)
+    # The app's own navigation (not the pages/ folder's, shown until app.py has run).
+    expect(page.get_by_role("link", name="Versions & Promote")).to_be_visible()
     page.get_by_role("link", name="Playground").click()
     expect(page.get_by_role("heading", name="Playground", exact=True)).to_be_visible()
-    variant = page.get_by_role("combobox", name="Label or version")
+    variant = page.get_by_role("combobox", name="Label, version or draft")
     variant.click()
     page.get_by_role("option", name="staging", exact=True).click()
     expect(variant).to_have_value("staging")

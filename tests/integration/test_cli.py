@@ -345,3 +345,61 @@ def test_the_data_directory_is_created_private_before_the_embedded_langfuse(
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "runs.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_draft_file_runs_beside_a_label_and_creates_no_version(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    import yaml
+
+    version = example_prompt()["versions"][0]
+    version["prompt"][0]["content"] += " Keep the summary under ten words."
+    draft = tmp_path / "terse.yaml"
+    draft.write_text(yaml.safe_dump({"name": NAME, "type": "chat", **version}), encoding="utf-8")
+    before = cli(seeded_env, "versions", NAME).stdout
+    out = tmp_path / "out.csv"
+    ran = cli(
+        seeded_env,
+        "run",
+        "--prompt",
+        NAME,
+        "--label",
+        "production",
+        "--draft",
+        str(draft),
+        "--samples",
+        str(SAMPLES_FILE),
+        "--out",
+        str(out),
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "production=v1, draft:terse" in ran.stderr
+    assert any(line.startswith("draft:terse") for line in ran.stdout.splitlines())
+    records = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    drafted = [r for r in records if r["variant"] == "draft:terse"]
+    assert len(drafted) == len(records) // 2 > 0
+    assert {r["prompt_version"] for r in drafted} == {""}, "a draft has no version"
+    assert {r["prompt_version"] for r in records if r["variant"] == "production"} == {"1"}
+    assert cli(seeded_env, "versions", NAME).stdout == before, "no version was created"
+
+
+def test_a_draft_file_for_another_prompt_or_with_two_versions_is_refused(
+    seeded_env: dict[str, str], tmp_path: Path
+) -> None:
+    import yaml
+
+    spec = example_prompt()
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        yaml.safe_dump({"name": "another", "type": "chat", **spec["versions"][0]}),
+        encoding="utf-8",
+    )
+    args = ["run", "--prompt", NAME, "--samples", str(SAMPLES_FILE), "--out", "x.csv"]
+    refused = cli(seeded_env, *args, "--draft", str(two))
+    assert refused.returncode == 2
+    assert "lists 2 versions" in refused.stderr
+    wrong = cli(seeded_env, *args, "--draft", str(other))
+    assert wrong.returncode == 2
+    assert "--draft file for 'another'" in wrong.stderr

@@ -613,6 +613,43 @@ def test_each_call_is_a_generation_linked_to_its_prompt_in_a_session_per_run(
         assert trace["name"] == f"{prompt_name}:{variant}"
 
 
+def test_a_draft_runs_traced_by_name_and_hash_without_a_prompt_link(
+    fake: FakeOpenAIServer,
+    state: FakeModelState,
+    store: RunStore,
+    prompts: LangfusePromptStore,
+    prompt_name: str,
+    langfuse: Langfuse,
+    api: httpx.Client,
+) -> None:
+    from prompt_playground.drafts import from_version
+
+    base = prompts.get(prompt_name, Variant(label="production"))
+    draft = from_version(base, "terse")
+    prepared = prepare_variants(
+        prompts,
+        prompt_name,
+        [Variant(label="production"), Variant.parse("draft:terse")],
+        default_model=MODEL,
+        allowed_modules=[],
+        drafts={"terse": draft},
+    )
+    record = execute(fake, store, prepared, samples(1), langfuse=langfuse)
+    langfuse.flush()
+    assert "draft:terse" not in record.meta["versions"], "a draft has no version"
+    rows = {r.variant: r for r in store.results(record.id)}
+    assert rows["draft:terse"].prompt_version is None
+    assert rows["production"].prompt_version == base.version
+    trace_id = rows["draft:terse"].trace_id
+    assert trace_id is not None
+    [generation] = wait_for_generation(langfuse, trace_id)
+    assert generation.prompt_name is None, "no version exists to link to"
+    assert generation.name == f"{prompt_name} · draft:terse · s1"
+    trace = api.get(f"/api/public/traces/{trace_id}").json()
+    assert trace["metadata"]["draft"] == "terse"
+    assert trace["metadata"]["draft_hash"] == draft.content_hash
+
+
 # --------------------------------------------------------------------------- failure paths
 
 

@@ -9,18 +9,20 @@ import pytest
 from prompt_playground.compare import (
     Diff,
     accuracy_scores,
-    accuracy_table,
-    agreement_table,
     compare,
-    differs_mask,
     field_kinds,
-    metrics_table,
     percentile,
     render_change,
     schema_fields,
     score_field,
-    side_by_side,
     values_agree,
+)
+from prompt_playground.compare_views import (
+    accuracy_table,
+    agreement_table,
+    highlight_mask,
+    metrics_table,
+    side_by_side,
 )
 from prompt_playground.errors import PlaygroundError, SchemaError
 from prompt_playground.models import Result
@@ -379,7 +381,8 @@ def test_side_by_side_one_row_per_sample_with_differs_flag_and_errors() -> None:
         result("3", "v2", None, error="model refused"),
         result("4", "v1", out()),
     ]
-    table = side_by_side(results, ["v1", "v2"], ["sentiment", "tags"])
+    comparison = compare(results, SCHEMA, ["v1", "v2"])
+    table = side_by_side(results, comparison, ["sentiment", "tags"])
     assert list(table.columns) == [
         "sample_id",
         "sentiment [v1]",
@@ -396,7 +399,8 @@ def test_side_by_side_one_row_per_sample_with_differs_flag_and_errors() -> None:
     assert table["error [v2]"].tolist()[2:] == ["model refused", "no result"]
     assert table["sentiment [v2]"].tolist()[2] is None
 
-    mask = differs_mask(table, ["v1", "v2"], ["sentiment", "tags"])
+    assert comparison.differing == {"2": frozenset({"tags"})}
+    mask = highlight_mask(table, comparison)
     assert mask.shape == table.shape
     assert mask["tags [v1]"].tolist() == [False, True, False, False]
     assert mask["tags [v2]"].tolist() == [False, True, False, False]
@@ -406,7 +410,8 @@ def test_side_by_side_one_row_per_sample_with_differs_flag_and_errors() -> None:
 
 def test_side_by_side_renames_error_columns_when_a_field_is_called_error() -> None:
     results = [result("1", "v1", {"error": "E1"}), result("1", "v2", {"error": "E2"})]
-    table = side_by_side(results, ["v1", "v2"], ["error"])
+    comparison = compare(results, {}, ["v1", "v2"], fields=["error"])
+    table = side_by_side(results, comparison)
     assert "error [v1]" in table.columns
     assert "_error [v1]" in table.columns
     assert table["differs"].tolist() == [True]
@@ -424,7 +429,8 @@ def test_compare_scales_linearly_on_ten_thousand_samples() -> None:
     assert comparison.agreement["sentiment"].n_compared == 10_000
     assert comparison.agreement["sentiment"].rate == pytest.approx(0.9)
     assert len(comparison.diffs) == 1_000
-    assert side_by_side(results, variants, list(comparison.fields))["differs"].sum() == 1_000
+    assert side_by_side(results, comparison)["differs"].sum() == 1_000
+    assert len(comparison.differing) == 1_000
 
 
 def test_a_schema_without_properties_is_still_one_schema() -> None:

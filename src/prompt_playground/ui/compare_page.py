@@ -12,18 +12,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from prompt_playground import worker
+from prompt_playground import comparisons, worker
 from prompt_playground.bootstrap import Services, example_samples
 from prompt_playground.compare import accuracy_scores
-from prompt_playground.datasets import dataset_sample_set, sample_set_digest, save_samples
+from prompt_playground.datasets import sample_set_digest
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.export import export_bytes, export_filename
-from prompt_playground.models import Variant
-from prompt_playground.runner import RunRequest, file_hash, prepare_variants
+from prompt_playground.export import export_filename
+from prompt_playground.runner import file_hash
 from prompt_playground.runstore import RunRecord
-from prompt_playground.samples import SampleSet, apply_mapping, preflight
+from prompt_playground.samples import SampleSet, preflight
 from prompt_playground.schema import response_model_for
-from prompt_playground.scores import post_scores
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import (
@@ -35,14 +33,13 @@ from prompt_playground.ui.run_view import (
 )
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
-    find_version,
+    cached_variant,
     keep_valid,
     plain,
     prompt_and_variants,
     show_error,
     sidebar_status,
     trace_panel,
-    versions_of,
 )
 
 PAGE_ROWS = 200
@@ -130,9 +127,7 @@ def _dataset_picker(services: Services) -> None:
     if clicked and name is not None:
         try:
             with st.spinner(f"Reading dataset '{plain(name)}'…"):
-                sample_set = dataset_sample_set(
-                    services.langfuse, name, base_url=services.langfuse_url
-                )
+                sample_set = services.datasets.sample_set(name)
         except PlaygroundError as exc:
             show_error(exc)
             return
@@ -160,11 +155,9 @@ def _save_as_dataset(services: Services, source: _Source, sample_set: SampleSet)
         return
     try:
         with st.spinner("Saving the dataset…"):
-            saved = save_samples(
-                services.langfuse,
+            saved = services.datasets.save(
                 name,
                 sample_set.samples,
-                base_url=services.langfuse_url,
                 description=f"Samples from {source.name}, saved by Prompt Playground.",
             )
     except PlaygroundError as exc:
@@ -204,7 +197,7 @@ def _setup(services: Services) -> None:
             if source.is_file:
                 _save_as_dataset(services, source, sample_set)
 
-    picked = prompt_and_variants(services, keys.COMPARE_PROMPT)
+    picked = prompt_and_variants(services, keys.COMPARE_PROMPT, drafts=True)
     if picked is None:
         return
     name, options = picked
@@ -218,7 +211,8 @@ def _setup(services: Services) -> None:
         options,
         default=defaults if keys.COMPARE_VARIANTS not in st.session_state else None,
         key=keys.COMPARE_VARIANTS,
-        help="Pick two or more: labels (production, staging) or versions (v3).",
+        help="Pick two or more: labels (production, staging), versions (v3) or unsaved drafts "
+        "from the Playground (draft:<name>).",
     )
     concurrency = int(
         st.number_input(
@@ -263,12 +257,11 @@ def _setup(services: Services) -> None:
 def _variables_and_schemas(
     services: Services, name: str, chosen: list[str]
 ) -> tuple[list[str], list[str]]:
-    versions = versions_of(services, name)
+    """A preview from the cached versions; the Run button plans (and checks) for real."""
     variables: list[str] = []
     problems: list[str] = []
     for key in chosen:
-        variant = Variant.parse(key)
-        match = find_version(versions, variant)
+        match = cached_variant(services, name, key)
         if match is None:
             problems.append(f"Prompt '{name}' has no {key} (it may have just moved); reload.")
             continue
@@ -280,7 +273,7 @@ def _variables_and_schemas(
                 match.config, allowed_modules=services.settings.allowed_model_modules
             )
         except PlaygroundError as exc:
-            problems.append(f"{key} (v{match.version}): {exc.message}")
+            problems.append(f"{key} ({match.display}): {exc.message}")
     return variables, problems
 
 
@@ -315,31 +308,21 @@ def _start(
     concurrency: int,
 ) -> None:
     try:
-        with st.spinner("Connecting to the model…"):
-            endpoint = services.endpoint()
-        variants = [Variant.parse(k) for k in chosen]
-        prepared = prepare_variants(
-            services.prompts,
-            name,
-            variants,
-            default_model=endpoint.model,
-            allowed_modules=services.settings.allowed_model_modules,
-            small_model_bounds=endpoint.local,
-        )
-        mapped = apply_mapping(sample_set, mapping) if mapping else sample_set
-        request = RunRequest(
-            prompt_name=name,
-            variants=variants,
-            samples=mapped.samples,
-            concurrency=concurrency,
-            samples_name=source.name,
-            samples_hash=file_hash(source.data),
-        )
-        handle = worker.start_run(services, request, prepared)
+        with st.spinner("Resolving the variants and connecting to the model…"):
+            planned = comparisons.plan(
+                services,
+                prompt=name,
+                variants=chosen,
+                samples=sample_set,
+                samples_hash=file_hash(source.data),
+                mapping=mapping,
+                concurrency=concurrency,
+            )
+            record = comparisons.start(services, planned, background=True)
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
         return
-    st.session_state[keys.COMPARE_RUN_ID] = handle.run_id
+    st.session_state[keys.COMPARE_RUN_ID] = record.id
     st.session_state.pop(keys.COMPARE_INSPECT, None)
     st.rerun()
 
@@ -354,23 +337,45 @@ def _run_section(services: Services, run_id: str) -> None:
         show_error(exc)
         st.session_state.pop(keys.COMPARE_RUN_ID, None)
         return
-    was_running = record.status == "running"
+    if record.status == "running":
+        _live(services, run_id)
+    else:
+        _finished(services, run_id)
 
-    @st.fragment(run_every=1.0 if was_running else None)
-    def live() -> None:
-        current = services.store.get_run(run_id)
-        if was_running and current.status != "running":
-            st.rerun(scope="app")
-        _header(current)
-        view = build_view(services.store, current)
-        _results(services, view, current)
 
-    live()
+@st.fragment(run_every=1.0)
+def _live(services: Services, run_id: str) -> None:
+    """A running comparison, refreshed every second; the whole page once when it ends."""
+    current = services.store.get_run(run_id)
+    if current.status != "running":
+        st.rerun(scope="app")
+    _show_run(services, current)
+
+
+@st.fragment
+def _finished(services: Services, run_id: str) -> None:
+    """A finished comparison: a fragment of its own, so its widgets rerun only it, and a late
+    tick of the live fragment (a different fragment) finds nothing to redraw."""
+    _show_run(services, services.store.get_run(run_id))
+
+
+def _show_run(services: Services, record: RunRecord) -> None:
+    _header(record)
+    view = build_view(services.store, record)
+    _results(services, view, record)
 
 
 def _header(record: RunRecord) -> None:
     versions = record.meta.get("versions") or {}
-    described = ", ".join(f"{v} (v{versions[v]})" if v in versions else v for v in record.variants)
+    ran = record.meta.get("drafts") or {}
+
+    def described_variant(v: str) -> str:
+        if v in versions:
+            return f"{v} (v{versions[v]})"
+        saved = (ran.get(v) or {}).get("saved_version")
+        return f"{v} (unsaved)" if saved is None else f"{v} (saved as v{saved})"
+
+    described = ", ".join(described_variant(v) for v in record.variants)
     st.subheader(f"Run {record.id}")
     st.caption(
         f"{plain(record.prompt_name)}: {plain(described)} · samples "
@@ -422,7 +427,7 @@ def _results(services: Services, view: RunView, record: RunRecord) -> None:
         if not view.accuracy.empty and record.status != "running":
             _post_accuracy(services, view, record)
     with tab_export:
-        _exports(view)
+        _exports(services, record)
 
 
 def _side_by_side(services: Services, view: RunView) -> None:
@@ -487,8 +492,9 @@ def _inspect(services: Services, view: RunView, sample_id: str) -> None:
             if result is None:
                 st.caption("No result yet.")
                 continue
+            version = "draft" if result.prompt_version is None else f"v{result.prompt_version}"
             st.caption(
-                f"v{result.prompt_version} · {result.attempts} attempt(s) · "
+                f"{version} · {result.attempts} attempt(s) · "
                 f"{result.latency_ms or 0:.0f} ms · tokens {result.input_tokens or 0}/"
                 f"{result.output_tokens or 0}"
             )
@@ -574,7 +580,7 @@ def _post_accuracy(services: Services, view: RunView, record: RunRecord) -> None
     scores = accuracy_scores(view.results, record.meta.get("schemas") or {})
     try:
         with st.spinner(f"Posting {len(scores)} scores…"):
-            count = post_scores(services.langfuse, scores, base_url=services.langfuse_url)
+            count = services.scores.post(scores)
         latest = services.store.get_run(record.id)
         services.store.update_meta(
             record.id,
@@ -631,11 +637,7 @@ def _chart(view: RunView) -> alt.HConcatChart:
     return alt.hconcat(rate_chart, latency_chart)
 
 
-def _exports(view: RunView) -> None:
-    record = view.record
-    results = view.results
-    fields = view.fields
-    variants = record.variants
+def _exports(services: Services, record: RunRecord) -> None:
     st.caption("Long: one row per sample and variant. Wide: one row per sample.")
     cols = st.columns(4)
     for i, (fmt, shape) in enumerate(
@@ -643,7 +645,7 @@ def _exports(view: RunView) -> None:
     ):
 
         def data(fmt: Any = fmt, shape: Any = shape) -> bytes:
-            return export_bytes(results, fmt, shape, fields=fields, variants=variants)
+            return comparisons.export_run(services, record.id, fmt=fmt, shape=shape)
 
         with cols[i]:
             st.download_button(

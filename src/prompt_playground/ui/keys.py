@@ -36,9 +36,29 @@ PLAY_VAR_PREFIX = "playground.var."
 PLAY_UPLOAD = "playground.upload"
 PLAY_ROW = "playground.row"
 PLAY_FILLED = "playground.filled"  # (file, row) last copied into the variables
+PLAY_FILLED_CHAT = "playground.filled_chat"  # that row's chat turns (a messages column)
 PLAY_RUN = "playground.run"
 PLAY_RUN_ID = "playground.run_id"  # the last Run: a one-sample run in the run store
 PLAY_CANCEL = "playground.cancel"
+PLAY_CURRENT = (
+    "playground.current"  # (prompt, variant) last shown: widget state ends on other pages
+)
+PLAY_EDIT_PREFIX = "playground.edit."  # + <source>.<part>: the editor's widgets per source
+PLAY_RENAME_PREFIX = "playground.rename."  # + <source>: the draft name field
+PLAY_MODE = "playground.mode"  # run on the variables, or on the first rows of a samples file
+PLAY_FIRST_N = "playground.first_n"
+PLAY_USE_SAMPLE = "playground.use_sample"
+PLAY_SAMPLE_BYTES = "playground.sample_bytes"
+PLAY_SAMPLE_NAME = "playground.sample_name"
+PLAY_INSPECT = "playground.inspect"
+PLAY_SAVE_OPEN = "playground.save_open"  # the expander with the save form
+PLAY_SAVE_FORM = "playground.save_form"
+PLAY_SAVE_COMMIT = "playground.save_commit"
+PLAY_SAVE_LABELS = "playground.save_labels"
+PLAY_SAVE = "playground.save"
+PLAY_DISCARD = "playground.discard"
+PLAY_FLASH = "playground.flash"
+PLAY_EDIT_ERRORS = "playground.edit_errors"  # what the last autosave could not keep
 
 # -- Versions ------------------------------------------------------------------------------
 VERSIONS_PROMPT = "versions.prompt"

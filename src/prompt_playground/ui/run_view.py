@@ -14,14 +14,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from prompt_playground.compare import (
-    Comparison,
+from prompt_playground.compare import Comparison, compare
+from prompt_playground.compare_views import (
     accuracy_table,
     agreement_table,
     cell_column,
-    compare,
-    differs_mask,
     error_column,
+    highlight_mask,
     metrics_table,
     side_by_side,
 )
@@ -34,7 +33,7 @@ class RunView:
     record: RunRecord
     results: list[Result]
     by_key: dict[tuple[str, str], Result]
-    comparison: Comparison | None
+    comparison: Comparison
     fields: list[str]
     table: pd.DataFrame  # display strings, one row per sample, plus ``differs``
     mask: pd.DataFrame  # True on differing field cells
@@ -78,36 +77,26 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
     variants = list(record.variants)
     schemas: dict[str, Any] = dict(record.meta.get("schemas") or {})
     problem: str | None = None
-    comparison: Comparison | None = None
-    fields: list[str] = []
     try:
-        comparison = compare(results, schemas or {}, variants)
-        fields = list(comparison.fields)
+        comparison = compare(results, schemas or {}, variants, fields=_output_keys(results))
     except Exception as exc:  # noqa: BLE001 - a broken stored schema: show outputs anyway
         problem = f"The stored response schemas cannot be compared: {exc}"
-    if not fields:
-        seen: dict[str, None] = {}
-        for r in results:
-            for name in r.output or {}:
-                seen.setdefault(name, None)
-        fields = list(seen)
-    raw = side_by_side(results, variants, fields)
+        comparison = compare(results, {}, variants, fields=_output_keys(results))
+    fields = list(comparison.fields)
+    raw = side_by_side(results, comparison, fields)
     # Rows arrive in completion order; show them in the samples file's order.
     order = _sample_order(_store, run_id)
     raw = raw.sort_values(
         "sample_id", key=lambda ids: ids.map(lambda i: order.get(i, len(order))), kind="stable"
     ).reset_index(drop=True)
-    mask = differs_mask(raw, variants, fields)
+    mask = highlight_mask(raw, comparison)
     table = raw.copy()
     for column in table.columns:
         if column != "differs":
             table[column] = pd.Series([display_value(v) for v in raw[column].tolist()], dtype="str")
-    if comparison is not None:
-        metrics = metrics_table(comparison)
-        agreement = agreement_table(comparison)
-        accuracy = accuracy_table(comparison)
-    else:
-        metrics = agreement = accuracy = pd.DataFrame()
+    metrics = metrics_table(comparison)
+    agreement = agreement_table(comparison)
+    accuracy = accuracy_table(comparison)
     return RunView(
         record=record,
         results=results,
@@ -121,6 +110,13 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
         accuracy=accuracy,
         problem=problem,
     )
+
+
+def _output_keys(results: list[Result]) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in results:
+        seen.update(dict.fromkeys(r.output or {}))
+    return list(seen)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)

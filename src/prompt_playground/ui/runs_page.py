@@ -9,10 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from prompt_playground import worker
+from prompt_playground import comparisons, worker
 from prompt_playground.bootstrap import Services
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.export import export_bytes, export_filename
+from prompt_playground.export import export_filename
 from prompt_playground.runstore import RunRecord
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import get_services
@@ -92,8 +92,7 @@ def _actions(services: Services, record: RunRecord) -> None:
         shape = st.radio("Shape", ["long", "wide"], horizontal=True, key="runs.export_shape")
 
         def data() -> bytes:
-            results = services.store.results(record.id)
-            return export_bytes(results, fmt, shape, variants=record.variants)  # type: ignore[arg-type]
+            return comparisons.export_run(services, record.id, fmt=fmt, shape=shape)  # type: ignore[arg-type]
 
         st.download_button(
             "Download",

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, NoReturn
 
 import streamlit as st
 from pydantic import ValidationError
 
+from prompt_playground.adapters import TraceNotReadyError as TraceNotReadyError
 from prompt_playground.bootstrap import ConnectionStatus, Services, build_services
-from prompt_playground.datasets import list_dataset_names
 from prompt_playground.errors import PlaygroundError
-from prompt_playground.history import LabelHistory, history_path
+from prompt_playground.history import LabelHistory
 from prompt_playground.prompts import PromptSummary, PromptVersion
 from prompt_playground.samples import SampleLimits, SampleSet, load_samples
 from prompt_playground.settings import Settings
@@ -35,11 +33,6 @@ def _services() -> Services:
     services = build_services(Settings())
     _built.append(services)
     return services
-
-
-@st.cache_resource
-def _history(data_dir: str) -> LabelHistory:
-    return LabelHistory(history_path(Path(data_dir)))
 
 
 def get_services() -> Services:
@@ -89,7 +82,7 @@ def _stop(message: str, details: str | None) -> NoReturn:
 
 
 def get_history(services: Services) -> LabelHistory:
-    return _history(str(services.settings.data_dir))
+    return services.history
 
 
 def reset_services() -> None:
@@ -97,7 +90,6 @@ def reset_services() -> None:
     while _built:
         _built.pop().close()
     _services.clear()
-    _history.clear()
     clear_prompt_cache()
     dataset_names.clear()
 
@@ -121,7 +113,7 @@ def _strip_client(version: PromptVersion) -> PromptVersion:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def dataset_names(_services: Services, cache_key: str) -> list[str]:
-    return list_dataset_names(_services.langfuse, base_url=_services.langfuse_url)
+    return _services.datasets.names()
 
 
 def load_samples_cached(services: Services, data: bytes, name: str) -> SampleSet:
@@ -134,38 +126,14 @@ def _parsed_samples(data: bytes, name: str, limits: SampleLimits) -> SampleSet:
     return load_samples(data, name, limits=limits)
 
 
-TRACE_FIELDS = "core,basic,time,io,model,usage,prompt"
-
-
-class TraceNotReadyError(Exception):
-    """The trace has no observations yet; raised so that the empty answer is not cached."""
-
-
 @st.cache_resource(ttl=600, max_entries=256, show_spinner=False)
 def trace_observations(_services: Services, cache_key: str, trace_id: str) -> list[Any]:
-    """A finished result's trace, read once: flush, then retry briefly until it appears.
+    """A finished result's trace, read once (``TraceNotReadyError`` is not cached).
 
     A trace does not change once its result is stored, so reruns and the live refresh of a
     running comparison read it from here instead of from Langfuse.
     """
-    _services.langfuse.flush()
-    deadline = time.monotonic() + 5.0
-    while True:
-        try:
-            response = _services.langfuse.api.observations.get_many(
-                trace_id=trace_id, fields=TRACE_FIELDS, limit=100
-            )
-            data = list(response.data)
-        except Exception as exc:
-            raise PlaygroundError(
-                f"Could not load trace {trace_id} from Langfuse: {type(exc).__name__}.",
-                details=str(exc)[:2000],
-            ) from exc
-        if data:
-            return data
-        if time.monotonic() >= deadline:
-            raise TraceNotReadyError(trace_id)
-        time.sleep(0.25)
+    return _services.traces.observations(trace_id)
 
 
 def clear_prompt_cache() -> None:

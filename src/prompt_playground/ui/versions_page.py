@@ -4,18 +4,20 @@ editor (schema checked before saving), promotion with a confirming dialog, and l
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from prompt_playground import comparisons
 from prompt_playground.bootstrap import Services
-from prompt_playground.errors import PlaygroundError, SchemaError
+from prompt_playground.drafts import from_version, parse_texts
+from prompt_playground.errors import PlaygroundError
 from prompt_playground.prompts import PromptDiff, PromptVersion, diff_versions
 from prompt_playground.runstore import RunRecord
-from prompt_playground.schema import model_from_schema
 from prompt_playground.ui import keys
-from prompt_playground.ui.services import clear_prompt_cache, get_history, get_services
+from prompt_playground.ui.services import clear_prompt_cache, get_services
 from prompt_playground.ui.widgets import (
     plain,
     prompt_picker,
@@ -144,14 +146,11 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
     if st.button("Save as new version", type="primary", key=keys.VERSIONS_SAVE):
         try:
             prompt, full_config = parse_edit(base.type, messages, config, schema)
-            created = services.prompts.create_version(
-                name,
-                type=base.type,
-                prompt=prompt,
-                config=full_config,
-                labels=[],
-                tags=base.tags,
-                commit_message=commit.strip() or None,
+            edited = replace(
+                from_version(base, "versions-editor"), prompt=prompt, config=full_config
+            )
+            saved = comparisons.save_draft(
+                services, edited, commit_message=commit, actor=comparisons.actor("app")
             )
         except PlaygroundError as exc:
             show_error(exc, prefix="Not saved.")
@@ -159,7 +158,9 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
         clear_prompt_cache()
         st.session_state.pop(keys.VERSIONS_EDIT_LOADED, None)
         st.session_state[keys.VERSIONS_FLASH] = (
-            f"Saved {name} v{created.version}. Promote it when it is ready."
+            f"Saved {name} v{saved.version}. Promote it when it is ready."
+            if saved.created
+            else f"Not saved: v{saved.version} already holds exactly this content."
         )
         st.rerun()
 
@@ -168,53 +169,7 @@ def parse_edit(
     type_: str, messages: str, config: str, schema: str
 ) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
     """Check the editor's texts; the schema must build a model before anything is saved."""
-    prompt: str | list[dict[str, Any]]
-    if type_ == "chat":
-        try:
-            parsed = json.loads(messages)
-        except json.JSONDecodeError as exc:
-            raise PlaygroundError(
-                f"Messages are not valid JSON ({exc.msg}, line {exc.lineno}). "
-                'Write a list like [{"role": "system", "content": "..."}].'
-            ) from exc
-        if not isinstance(parsed, list) or not all(
-            isinstance(m, dict)
-            and (m.get("type") == "placeholder" or {"role", "content"} <= set(m))
-            for m in parsed
-        ):
-            raise PlaygroundError(
-                "Messages must be a JSON list of objects with 'role' and 'content' "
-                "(or placeholders with type 'placeholder' and a 'name')."
-            )
-        prompt = parsed
-    else:
-        if not messages.strip():
-            raise PlaygroundError("The prompt text is empty.")
-        prompt = messages
-    try:
-        config_obj = json.loads(config or "{}")
-    except json.JSONDecodeError as exc:
-        raise PlaygroundError(f"Config is not valid JSON ({exc.msg}, line {exc.lineno}).") from exc
-    if not isinstance(config_obj, dict):
-        raise PlaygroundError("Config must be a JSON object.")
-    try:
-        schema_obj = json.loads(schema or "{}")
-    except json.JSONDecodeError as exc:
-        raise SchemaError(
-            f"The response schema is not valid JSON ({exc.msg}, line {exc.lineno})."
-        ) from exc
-    if schema_obj:
-        try:
-            model_from_schema(schema_obj)
-        except SchemaError as exc:
-            raise SchemaError(f"Response schema: {exc.message}", details=exc.details) from exc
-        config_obj["response_schema"] = schema_obj
-    elif "response_model" not in config_obj:
-        raise SchemaError(
-            "A version needs a response schema (or config.response_model) so runs can "
-            "validate the output."
-        )
-    return prompt, config_obj
+    return parse_texts(type_, messages, config, schema, where="The new version")
 
 
 # -- promote -------------------------------------------------------------------------------
@@ -305,7 +260,14 @@ def promote(
 ) -> bool:
     """Move the label and record the move; the outcome is flashed on the next run."""
     try:
-        promotion, _ = get_history(services).promote(services.prompts, name, version, label, note)
+        promotion = comparisons.promote(
+            services,
+            prompt=name,
+            version=version,
+            label=label,
+            actor=comparisons.actor("app"),
+            reason=note,
+        )
     except PlaygroundError as exc:
         show_error(exc, prefix="Not promoted.")
         return False
@@ -323,7 +285,7 @@ def promote(
 
 def _history_section(services: Services, name: str, versions: list[PromptVersion]) -> None:
     try:
-        moves = get_history(services).moves(name)
+        moves = comparisons.history(services, name)
     except PlaygroundError as exc:
         show_error(exc)
         return
@@ -335,7 +297,10 @@ def _history_section(services: Services, name: str, versions: list[PromptVersion
         c1, c2 = st.columns([4, 1])
         before = f"v{move.from_version}" if move.from_version is not None else "—"
         note = f" · {plain(move.note)}" if move.note else ""
-        c1.markdown(f"`{move.at}` **{plain(move.label)}**: {before} → v{move.to_version}{note}")
+        who = f" · by {plain(move.actor)}" if move.actor else ""
+        c1.markdown(
+            f"`{move.at}` **{plain(move.label)}**: {before} → v{move.to_version}{who}{note}"
+        )
         if (
             move.from_version is not None
             and move.from_version in existing

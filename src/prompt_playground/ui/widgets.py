@@ -96,16 +96,33 @@ def prompt_picker(services: Services, key: str) -> str | None:
     return chosen
 
 
-def prompt_and_variants(services: Services, key: str) -> tuple[str, list[str]] | None:
-    """The prompt picker, then that prompt's label/version options (None: nothing to pick)."""
+def prompt_and_variants(
+    services: Services, key: str, *, drafts: bool = False
+) -> tuple[str, list[str]] | None:
+    """The prompt picker, then that prompt's label/version options (None: nothing to pick);
+    with ``drafts``, its unsaved drafts too (``draft:<name>``)."""
     name = prompt_picker(services, key)
     if name is None:
         return None
     try:
-        return name, variant_options(services, name)
+        options = variant_options(services, name)
+        if drafts:
+            options += [d.key for d in services.store.drafts(name)]
+        return name, options
     except PlaygroundError as exc:
         show_error(exc)
         return None
+
+
+def cached_variant(services: Services, name: str, key: str) -> PromptVersion | None:
+    """What a variant key names now: a draft from the run store, or a version from the cached
+    versions (None: not there). For previews; runs resolve through ``comparisons.plan``."""
+    variant = Variant.parse(key)
+    if variant.draft is not None:
+        if not services.store.has_draft(name, variant.draft):
+            return None
+        return services.store.get_draft(name, variant.draft).as_prompt_version()
+    return find_version(versions_of(services, name), variant)
 
 
 def variant_options(services: Services, name: str) -> list[str]:

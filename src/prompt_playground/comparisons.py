@@ -1,0 +1,425 @@
+"""The use cases behind the CLI and every page: plan a comparison, start it, export a run,
+promote a version, save a draft as a version. Entry points only translate input and output.
+
+``plan`` resolves each variant once (prompt version or draft, response model, parameters) and
+runs the pre-flight check on exactly that; ``start`` runs that same plan, so a label that moves
+in between cannot swap in a version nobody checked. A run's meta keeps what its export needs
+(fields, expected fields, variants, drafts), so an export is a function of the run id alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from prompt_playground import drafts as drafts_mod
+from prompt_playground.compare_values import schema_fields
+from prompt_playground.datasets import sample_set_digest
+from prompt_playground.drafts import Draft, DraftError
+from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.history import LabelMove
+from prompt_playground.models import Result, Sample, Variant
+from prompt_playground.prompts import Promotion, matching_version
+from prompt_playground.runner import (
+    PreparedVariant,
+    Progress,
+    RunKind,
+    RunRequest,
+    file_hash,
+    prepare_variants,
+)
+from prompt_playground.runstore import RunRecord, RunStore
+from prompt_playground.samples import PreflightReport, SampleSet, apply_mapping, preflight
+
+if TYPE_CHECKING:
+    from prompt_playground.bootstrap import Services
+    from prompt_playground.export import Format, Shape
+
+
+class PreflightError(SamplesError):
+    """The samples cannot run through the planned variants; nothing was sent."""
+
+    def __init__(self, report: PreflightReport) -> None:
+        super().__init__(
+            f"Pre-flight failed, nothing was sent to the model. {report.summary()}",
+            details="\n".join(p.message for p in report.errors[:50]),
+        )
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A comparison ready to run: every variant resolved once, the samples checked against it.
+
+    Later work hangs its estimates (cost, time) and repeats on this; keep it plain and frozen.
+    """
+
+    prompt_name: str
+    variants: tuple[PreparedVariant, ...]
+    samples: tuple[Sample, ...]
+    samples_name: str
+    samples_hash: str
+    concurrency: int
+    kind: RunKind
+    preflight: PreflightReport
+    endpoint: str
+    fields: tuple[str, ...]
+    expected_fields: tuple[str, ...]
+    drafts: tuple[Draft, ...] = ()
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.variants]
+
+    @property
+    def calls(self) -> int:
+        return len(self.samples) * len(self.variants)
+
+    def describe(self) -> str:
+        """``production=v1, draft:shorter`` — what each variant resolved to."""
+        return ", ".join(
+            p.key if p.prompt.draft is not None else f"{p.key}=v{p.prompt.version}"
+            for p in self.variants
+        )
+
+
+def plan(
+    services: Services,
+    *,
+    prompt: str,
+    variants: Sequence[str | Variant],
+    samples: SampleSet,
+    samples_hash: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    concurrency: int | None = None,
+    kind: RunKind = "batch",
+    drafts: Iterable[Draft] = (),
+    first: int | None = None,
+) -> Plan:
+    """Resolve the variants once and check the samples against exactly those versions.
+
+    Args:
+        variants: labels, versions (``v3``) or drafts (``draft:<name>``); a draft not given in
+            ``drafts`` is read from the run store.
+        samples_hash: identifies the samples (default: a digest of the parsed samples).
+        first: run only the first N samples (the Playground's "first N rows").
+
+    Raises:
+        PreflightError: a variable has no column, or no row can run; nothing was sent.
+        PlaygroundError: a variant or draft does not exist, a schema does not build, ...
+    """
+    parsed = [v if isinstance(v, Variant) else Variant.parse(v) for v in variants]
+    given = {d.name: d for d in drafts}
+    for variant in parsed:
+        if variant.draft is not None and variant.draft not in given:
+            given[variant.draft] = services.store.get_draft(prompt, variant.draft)
+    endpoint = services.endpoint()
+    prepared = prepare_variants(
+        services.prompts,
+        prompt,
+        parsed,
+        default_model=endpoint.model,
+        allowed_modules=services.settings.allowed_model_modules,
+        small_model_bounds=endpoint.local,
+        drafts=given,
+    )
+    mapped = apply_mapping(samples, mapping) if mapping else samples
+    chosen = mapped.samples if first is None else mapped.samples[: max(1, first)]
+    if first is not None:
+        mapped = replace(mapped, samples=list(chosen))
+    variables = list(dict.fromkeys(v for p in prepared for v in p.prompt.variables))
+    report = preflight(mapped, variables=variables)
+    if not report.ok:
+        raise PreflightError(report)
+    schemas = {p.key: p.model.schema for p in prepared}
+    try:
+        fields = tuple(schema_fields(schemas, [p.key for p in prepared]))
+    except PlaygroundError:
+        fields = ()
+    if samples_hash is None:
+        samples_hash = file_hash(sample_set_digest(mapped))
+    return Plan(
+        prompt_name=prompt,
+        variants=tuple(prepared),
+        samples=tuple(chosen),
+        samples_name=samples.filename,
+        samples_hash=samples_hash,
+        concurrency=concurrency or services.settings.concurrency,
+        kind=kind,
+        preflight=report,
+        endpoint=endpoint.display,
+        fields=fields,
+        expected_fields=tuple(samples.expected_fields),
+        drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
+    )
+
+
+def one_sample(
+    variables: Mapping[str, str],
+    messages: list[dict[str, str]] | None = None,
+    *,
+    name: str = "Playground",
+) -> SampleSet:
+    """One hand-filled row (the Playground's variables) as a samples set."""
+    columns = [*variables, *(["messages"] if messages else [])]
+    sample = Sample(id="playground", row=1, variables=dict(variables), messages=messages)
+    return SampleSet(
+        filename=name,
+        samples=[sample],
+        columns=columns,
+        encoding="UTF-8",
+        delimiter=None,
+        format="json",
+    )
+
+
+def start(
+    services: Services,
+    plan: Plan,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    background: bool = False,
+) -> RunRecord:
+    """Run the plan: in the foreground (the CLI; returns the finished run) or in the background
+    worker (pages; returns the run as recorded, still running — poll the run store)."""
+    prepared = list(plan.variants)
+    request = RunRequest(
+        prompt_name=plan.prompt_name,
+        variants=[Variant.parse(p.key) for p in prepared],
+        samples=list(plan.samples),
+        concurrency=plan.concurrency,
+        samples_name=plan.samples_name,
+        samples_hash=plan.samples_hash,
+        kind=plan.kind,
+        meta=_export_meta(plan),
+    )
+    if background:
+        from prompt_playground import worker
+
+        handle = worker.start_run(services, request, prepared)
+        return services.store.get_run(handle.run_id)
+    return asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+
+
+def _export_meta(plan: Plan) -> dict[str, Any]:
+    """What the run keeps so that its export and its drafts need nothing but the run id."""
+    meta: dict[str, Any] = {
+        "fields": list(plan.fields),
+        "expected_fields": list(plan.expected_fields),
+        "endpoint": plan.endpoint,
+    }
+    if plan.drafts:
+        meta["drafts"] = {d.key: d.meta() for d in plan.drafts}
+    return meta
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+class HasRunStore(Protocol):
+    @property
+    def store(self) -> RunStore: ...
+
+
+@dataclass(frozen=True)
+class StoreOnly:
+    """Just the run store: an export needs nothing else (no Langfuse, no model)."""
+
+    store: RunStore
+
+
+def export_run(services: HasRunStore, run_id: str, *, fmt: Format, shape: Shape) -> bytes:
+    """One run's export file, the same bytes whichever page or command asks: fields, their
+    order and the variants come from the run's meta; rows follow the samples file's order."""
+    from prompt_playground.export import export_bytes
+
+    record = services.store.get_run(run_id)
+    results = ordered_results(services, record)
+    fields = run_fields(record, results)
+    expected = record.meta.get("expected_fields")
+    return export_bytes(
+        results,
+        fmt,
+        shape,
+        fields=fields,
+        expected_fields=list(expected) if isinstance(expected, list) else None,
+        variants=record.variants,
+    )
+
+
+def ordered_results(services: HasRunStore, record: RunRecord) -> list[Result]:
+    """The run's results by sample (samples file order), then by variant (run order)."""
+    position = {s.id: i for i, s in enumerate(services.store.samples(record.id))}
+    rank = {v: i for i, v in enumerate(record.variants)}
+    return sorted(
+        services.store.results(record.id),
+        key=lambda r: (
+            position.get(r.sample_id, len(position)),
+            rank.get(r.variant, len(rank)),
+        ),
+    )
+
+
+def run_fields(record: RunRecord, results: Sequence[Result]) -> list[str]:
+    """The run's output fields in schema order (from its meta; older runs: from its schemas,
+    else the output keys seen)."""
+    fields = record.meta.get("fields")
+    if isinstance(fields, list) and fields:
+        return [str(f) for f in fields]
+    schemas = record.meta.get("schemas") or {}
+    try:
+        names = list(schema_fields(schemas, record.variants)) if schemas else []
+    except PlaygroundError:
+        names = []
+    if names:
+        return names
+    seen: dict[str, None] = {}
+    for r in results:
+        seen.update(dict.fromkeys(r.output or {}))
+    return list(seen)
+
+
+# -- promotion and history -----------------------------------------------------------------
+
+
+def actor(entry_point: Literal["cli", "app"]) -> str:
+    """Who moves a label: the OS user, and from where (``alice (cli)``)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user} ({entry_point})"
+
+
+def promote(
+    services: Services,
+    *,
+    prompt: str,
+    version: int,
+    label: str,
+    actor: str,
+    reason: str | None = None,
+) -> Promotion:
+    """Move ``label`` to ``version`` and record the move (who, when, from → to, reason) in the
+    label history, for every entry point. Nothing is recorded when the label already is there;
+    two promotions of one label are serialised, so neither records a stale previous version."""
+    promotion, _ = services.history.promote(
+        services.prompts,
+        prompt,
+        version,
+        label,
+        note=(reason or "").strip() or None,
+        actor=actor,
+    )
+    return promotion
+
+
+def history(services: Services, prompt: str) -> list[LabelMove]:
+    """The label moves of ``prompt``, newest first."""
+    return services.history.moves(prompt)
+
+
+# -- drafts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedDraft:
+    """The outcome of saving a draft: the version holding its content, and whether it is new."""
+
+    draft: Draft
+    version: int
+    created: bool
+    promotions: tuple[Promotion, ...] = ()
+
+
+def rename_draft(services: Services, draft: Draft, name: str) -> Draft:
+    """Give a draft another name (refused when the prompt has a draft by that name)."""
+    name = drafts_mod.check_name(name)
+    if name == draft.name:
+        return draft
+    if services.store.has_draft(draft.prompt_name, name):
+        raise DraftError(f"Prompt '{draft.prompt_name}' already has a draft '{name}'.")
+    renamed = services.store.save_draft(replace(draft, name=name))
+    services.store.delete_draft(draft.prompt_name, draft.name)
+    return renamed
+
+
+def unique_draft_name(services: Services, prompt: str, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``… — the first name no draft of ``prompt`` has."""
+    taken = {d.name for d in services.store.drafts(prompt)}
+    if stem not in taken:
+        return stem
+    n = 2
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
+
+
+def save_draft(
+    services: Services,
+    draft: Draft,
+    *,
+    commit_message: str | None = None,
+    labels: Sequence[str] = (),
+    actor: str,
+) -> SavedDraft:
+    """Save a draft as a new version: exactly one version, or none when a version already holds
+    the same content (the normalisation ``sync`` uses). Labels are moved through ``promote``
+    (so they are in the label history); runs made on the draft are linked to the version."""
+    drafts_mod.check_content(draft.type, draft.prompt, draft.config)
+    existing = services.prompts.versions(draft.prompt_name)
+    match = matching_version(existing, draft.prompt, draft.config)
+    created = match is None
+    if match is None:
+        base = next((v for v in existing if v.version == draft.base_version), None)
+        made = services.prompts.create_version(
+            draft.prompt_name,
+            type=draft.type,
+            prompt=draft.prompt,
+            config=draft.config,
+            labels=[],
+            tags=base.tags if base is not None else draft.tags,
+            commit_message=(commit_message or "").strip() or None,
+        )
+        number = made.version
+    else:
+        number = match.version
+    promotions = tuple(
+        promote(
+            services,
+            prompt=draft.prompt_name,
+            version=number,
+            label=label,
+            actor=actor,
+            reason=f"saved from draft '{draft.name}'",
+        )
+        for label in dict.fromkeys(lbl.strip() for lbl in labels if lbl.strip())
+    )
+    saved = draft
+    if services.store.has_draft(draft.prompt_name, draft.name):
+        saved = services.store.save_draft(replace(draft, saved_version=number))
+    _link_runs(services, draft, number)
+    return SavedDraft(saved, number, created, promotions)
+
+
+def _link_runs(services: Services, draft: Draft, version: int) -> None:
+    """Runs that ran this draft's exact content learn which version it became."""
+    wanted = draft.content_hash
+    for record in services.store.list_runs(limit=1000):
+        if record.prompt_name != draft.prompt_name:
+            continue
+        ran = record.meta.get("drafts") or {}
+        changed = False
+        for meta in ran.values():
+            if (
+                isinstance(meta, dict)
+                and meta.get("content_hash") == wanted
+                and meta.get("saved_version") != version
+            ):
+                meta["saved_version"] = version
+                changed = True
+        if changed:
+            services.store.update_meta(record.id, {**record.meta, "drafts": ran})
