@@ -7,11 +7,20 @@ import re
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from prompt_playground.ui import keys
 from tests.app.conftest import APP
+
+#: The prompt the app tests work on. The Langfuse server is shared with the integration tests,
+#: whose prompts may sort first in the pickers, so every page starts on this one, as a person
+#: would pick it.
+EXAMPLE_PROMPT = "chat-extract-feedback"
 
 
 def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key in (keys.COMPARE_PROMPT, keys.PLAY_PROMPT, keys.VERSIONS_PROMPT):
+        at.session_state[key] = EXAMPLE_PROMPT
+    at.run()
     if page is not None:
         at.switch_page(page).run()
     assert_clean(at)

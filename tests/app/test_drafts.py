@@ -14,7 +14,7 @@ from prompt_playground import worker
 from prompt_playground.bootstrap import Services
 from prompt_playground.examples import example_prompt
 from prompt_playground.ui.services import clear_prompt_cache
-from tests.app.helpers import assert_clean, frame_with, open_page
+from tests.app.helpers import assert_clean, frame_with, open_page, shown
 
 EXTRA = " Keep the summary under ten words."
 
@@ -158,7 +158,7 @@ def test_compare_offers_drafts_as_variants(app_env: Path, services: Services) ->
     _wait(at, services, run_id)
     table = at.dataframe(key="compare.table").value
     assert "sentiment [draft:production-edit]" in table.columns
-    assert any("draft:production-edit (unsaved)" in c.value for c in at.caption)
+    assert any("draft:production-edit (unsaved)" in shown(c.value) for c in at.caption)
 
 
 def test_a_draft_can_be_renamed_and_a_bad_name_is_refused(

@@ -14,7 +14,7 @@ from prompt_playground import comparisons
 from prompt_playground.bootstrap import Services
 from prompt_playground.examples import example_prompt
 from prompt_playground.ui.services import clear_prompt_cache
-from tests.app.helpers import assert_clean, open_page
+from tests.app.helpers import assert_clean, open_page, shown
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "prompt_playground" / "examples" / "sample_chats.csv"
@@ -109,7 +109,7 @@ def test_a_cli_promotion_is_in_the_versions_page_history_and_in_history(
     at = open_page("pages/versions.py")
     at.selectbox(key="versions.prompt").set_value(name).run()
     assert_clean(at)
-    moves = [m.value for m in at.markdown if "**staging**" in m.value]
+    moves = [shown(m.value) for m in at.markdown if "**staging**" in m.value]
     assert moves, [m.value for m in at.markdown]
     assert "— → v2" in moves[0]
     assert "(cli)" in moves[0]
