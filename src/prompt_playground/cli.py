@@ -17,6 +17,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from prompt_playground.errors import PlaygroundError
+from prompt_playground.llm import Endpoint
 
 app = typer.Typer(
     name="prompt-playground",
@@ -200,14 +201,15 @@ def run(
             prompt_name=prompt,
             variants=variants,
             samples=sample_set.samples,
-            concurrency=concurrency or settings.concurrency,
+            concurrency=endpoint.concurrency_for(concurrency or settings.concurrency),
             samples_name=sample_set.filename,
             samples_hash=file_hash(data),
         )
         typer.echo(
             f"Running {len(sample_set.samples)} samples × {len(prepared)} variants "
             f"({', '.join(f'{p.key}=v{p.prompt.version}' for p in prepared)}) on "
-            f"{endpoint.display}, concurrency {request.concurrency}",
+            f"{endpoint.display}, concurrency {request.concurrency}"
+            + _capped_note(endpoint, concurrency or settings.concurrency),
             err=True,
         )
         interactive = sys.stderr.isatty() and not quiet
@@ -371,3 +373,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _capped_note(endpoint: Endpoint, requested: int) -> str:
+    served = endpoint.concurrency_for(requested)
+    if served >= requested:
+        return ""
+    return f" (capped from {requested}: the endpoint serves {served} call(s) at once best)"

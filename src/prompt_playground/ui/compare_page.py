@@ -35,6 +35,8 @@ from prompt_playground.ui.run_view import (
 )
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
+    concurrency_cap_note,
+    embedded_model_notice,
     find_version,
     keep_valid,
     prompt_and_variants,
@@ -53,6 +55,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Compare prompt versions")
+    embedded_model_notice(services)
     run_id: str | None = st.session_state.get(keys.COMPARE_RUN_ID)
     with st.expander("Set up a comparison", expanded=run_id is None):
         _setup(services)
@@ -228,6 +231,7 @@ def _setup(services: Services) -> None:
             key=keys.COMPARE_CONCURRENCY,
         )
     )
+    concurrency_cap_note(services, concurrency)
     if sample_set is None or source is None:
         st.info(
             "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
@@ -330,7 +334,7 @@ def _start(
             prompt_name=name,
             variants=variants,
             samples=mapped.samples,
-            concurrency=concurrency,
+            concurrency=endpoint.concurrency_for(concurrency),
             samples_name=source.name,
             samples_hash=file_hash(source.data),
         )

@@ -23,6 +23,7 @@ from prompt_playground.ui import keys
 from prompt_playground.ui.run_view import display_value, elapsed_s
 from prompt_playground.ui.services import get_services, load_samples_cached
 from prompt_playground.ui.widgets import (
+    embedded_model_notice,
     find_version,
     keep_valid,
     prompt_and_variants,
@@ -40,6 +41,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Playground")
+    embedded_model_notice(services)
     picked = prompt_and_variants(services, keys.PLAY_PROMPT)
     if picked is None:
         return

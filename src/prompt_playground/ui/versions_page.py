@@ -17,6 +17,7 @@ from prompt_playground.schema import model_from_schema
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import clear_prompt_cache, get_history, get_services
 from prompt_playground.ui.widgets import (
+    embedded_model_notice,
     prompt_picker,
     show_error,
     sidebar_status,
@@ -29,6 +30,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Versions & Promote")
+    embedded_model_notice(services)
     flash = st.session_state.pop(keys.VERSIONS_FLASH, None)
     if flash:
         st.success(flash)
