@@ -363,6 +363,13 @@ def local_langfuse(
     serve_forever(config, host=host, port=port)
 
 
+def _capped_note(endpoint: Endpoint, requested: int) -> str:
+    served = endpoint.concurrency_for(requested)
+    if served >= requested:
+        return ""
+    return f" (capped from {requested}: the endpoint serves {served} call(s) at once best)"
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The SDKs log every failed call at ERROR; rows carry those errors, so keep the terminal calm.
@@ -373,10 +380,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def _capped_note(endpoint: Endpoint, requested: int) -> str:
-    served = endpoint.concurrency_for(requested)
-    if served >= requested:
-        return ""
-    return f" (capped from {requested}: the endpoint serves {served} call(s) at once best)"
