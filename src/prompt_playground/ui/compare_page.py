@@ -529,7 +529,8 @@ def _metrics(view: RunView) -> None:
         hide_index=True,
         key="compare.metrics",
         column_config={
-            "valid_rate": st.column_config.ProgressColumn("valid", format="percent"),
+            # Good news is green: "auto" colours a bar green above 50 %, red below.
+            "valid_rate": st.column_config.ProgressColumn("valid", format="percent", color="auto"),
             "error_rate": st.column_config.NumberColumn("errors", format="percent"),
         },
     )
@@ -539,7 +540,9 @@ def _metrics(view: RunView) -> None:
         view.agreement,
         hide_index=True,
         key="compare.agreement",
-        column_config={"agreement": st.column_config.ProgressColumn(format="percent")},
+        column_config={
+            "agreement": st.column_config.ProgressColumn(format="percent", color="auto")
+        },
     )
     if not view.accuracy.empty:
         st.markdown("**Accuracy against expected values**")
@@ -547,7 +550,9 @@ def _metrics(view: RunView) -> None:
             view.accuracy,
             hide_index=True,
             key="compare.accuracy",
-            column_config={"accuracy": st.column_config.ProgressColumn(format="percent")},
+            column_config={
+                "accuracy": st.column_config.ProgressColumn(format="percent", color="auto")
+            },
         )
 
 
