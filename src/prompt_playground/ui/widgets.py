@@ -77,7 +77,7 @@ def embedded_model_notice(services: Services) -> None:
         if settings.local_model_path is None
         else f"the local model {settings.local_model_path.name}"
     )
-    text, action = st.columns([4, 1], vertical_alignment="center")
+    text, action = st.columns([3, 1], vertical_alignment="center")
     with text:
         st.info(
             f"Answers come from {what}: enough to try the app, not to judge a prompt.",
