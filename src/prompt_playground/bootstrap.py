@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from langfuse import Langfuse
@@ -34,9 +35,13 @@ __all__ = [
     "build_services",
     "example_prompt_spec",
     "example_samples",
+    "local_endpoint",
     "resolve_endpoint",
     "seed_examples",
 ]
+
+if TYPE_CHECKING:
+    from prompt_playground.local_model import LocalModelServer
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +276,14 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
         )
     from prompt_playground.local_model import get_local_model
 
-    server = get_local_model(settings.local_model_path)
+    return local_endpoint(settings, get_local_model(settings.local_model_path))
+
+
+def local_endpoint(settings: Settings, server: LocalModelServer) -> Endpoint:
+    """The endpoint of a running embedded model: its slots bound the concurrency, and its
+    sampling controls (against loops and repeated items) go with every call."""
+    from prompt_playground.local_model import LOCAL_SAMPLING, layout_token_bias
+
     return Endpoint(
         base_url=server.base_url,
         api_key=None,
@@ -279,6 +291,8 @@ def resolve_endpoint(settings: Settings) -> Endpoint:
         mode=settings.instructor_mode or "json_schema",
         local=True,
         description=f"{server.model_name}, embedded llama.cpp on 127.0.0.1",
+        max_concurrency=server.parallel,
+        extra_body={**LOCAL_SAMPLING, "logit_bias": layout_token_bias(server.model_path)},
     )
 
 

@@ -229,7 +229,13 @@ def run(
         )
         typer.echo(
             f"Running {len(planned.samples)} samples × {len(planned.variants)} variants "
-            f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}",
+            f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}"
+            + (
+                f" (capped from {planned.capped_from}: the endpoint serves "
+                f"{planned.concurrency} call(s) at once best)"
+                if planned.capped_from
+                else ""
+            ),
             err=True,
         )
         interactive = sys.stderr.isatty() and not quiet

@@ -69,6 +69,8 @@ class Plan:
     fields: tuple[str, ...]
     expected_fields: tuple[str, ...]
     drafts: tuple[Draft, ...] = ()
+    #: The concurrency asked for, when the endpoint serves fewer calls at once best (else None).
+    capped_from: int | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -141,13 +143,15 @@ def plan(
         fields = ()
     if samples_hash is None:
         samples_hash = file_hash(sample_set_digest(mapped))
+    requested = concurrency or services.settings.concurrency
     return Plan(
         prompt_name=prompt,
         variants=tuple(prepared),
         samples=tuple(chosen),
         samples_name=samples.filename,
         samples_hash=samples_hash,
-        concurrency=concurrency or services.settings.concurrency,
+        concurrency=endpoint.concurrency_for(requested),
+        capped_from=requested if endpoint.concurrency_for(requested) < requested else None,
         kind=kind,
         preflight=report,
         endpoint=endpoint.display,

@@ -31,6 +31,7 @@ MODEL_PARAMETERS = frozenset(
         "frequency_penalty",
         "stop",
         "reasoning_effort",
+        "extra_body",
     }
 )
 MODES = {
@@ -53,6 +54,18 @@ class Endpoint:
     description: str
     # USD per million (input, output) tokens, by model-name prefix; see Settings.prices.
     prices: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
+    # The most calls this endpoint serves well at once (None: no limit known). The embedded
+    # model answers no faster with more in flight, each call just waits longer.
+    max_concurrency: int | None = None
+    # Extra request-body fields sent with every call (server-specific sampling controls, e.g.
+    # llama.cpp's DRY penalty); a prompt config's own ``extra_body`` overrides them key by key.
+    extra_body: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def concurrency_for(self, requested: int) -> int:
+        """``requested``, capped at what this endpoint serves best."""
+        if self.max_concurrency is None:
+            return max(1, requested)
+        return max(1, min(requested, self.max_concurrency))
 
     def cost_usd(
         self, model: str | None, input_tokens: int | None, output_tokens: int | None
@@ -196,6 +209,9 @@ class InstructorLLM:
 
         mode = str(prompt.config.get("instructor_mode") or self.endpoint.mode)
         params = call_parameters(prompt.config, self.endpoint.model)
+        extra_body = {**self.endpoint.extra_body, **(params.pop("extra_body", None) or {})}
+        if extra_body:
+            params["extra_body"] = extra_body
         responses = 0
         last_raw: list[str | None] = [None]
 

@@ -21,6 +21,7 @@ import importlib.util
 import os
 import queue
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -39,12 +40,34 @@ PACKAGED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_PATH_ENV = "PLAYGROUND_LOCAL_MODEL_PATH"
 GGUF_MAGIC = b"GGUF"
 
-DEFAULT_CTX_SIZE = 4096
-"""Total context, shared by the parallel slots (2 x 2048 tokens with the defaults)."""
-DEFAULT_PARALLEL = 2
+DEFAULT_CTX_SIZE = 2048
+"""Total context, shared by the parallel slots (one slot of 2048 tokens with the defaults)."""
+DEFAULT_PARALLEL = 1
+"""One call at a time: on 2 cores a second slot only makes each call wait (README →
+Performance: 170 s vs 204 s for the bundled comparison). A finished prompt's KV cache is kept
+in RAM (``PROMPT_CACHE_MIB``), so alternating variants still reuse their system prefix."""
+DEFAULT_BATCH = 2048
+DEFAULT_UBATCH = 512
+DEFAULT_CACHE_REUSE = 0
 DEFAULT_START_TIMEOUT = 60.0
 PROMPT_CACHE_MIB = 256
 """llama.cpp keeps finished prompts in RAM for reuse; its default (8 GiB) is far too much here."""
+LOCAL_SAMPLING: dict[str, object] = {
+    # DRY ("don't repeat yourself") penalises a token that would extend a sequence already seen,
+    # growing with the sequence's length: it stops "1.1.1.1" and a list repeating an item.
+    # Only a newline breaks a sequence (the default breakers include '"', which would hide a
+    # repeated JSON list item from it).
+    "dry_multiplier": 0.8,
+    "dry_base": 1.75,
+    "dry_allowed_length": 2,
+    "dry_sequence_breakers": ["\n"],
+    # DRY only sees a loop from its third turn; the classic repetition penalty (over the last 64
+    # tokens) stops the second: a list item or a word coming back ("sí, sí").
+    "repeat_penalty": 1.3,
+    "repeat_last_n": 64,
+}
+"""llama.cpp sampling controls sent with every call to the embedded model (request-body fields
+of its /v1/chat/completions); README → Performance has the numbers that chose them."""
 MEMORY_HEADROOM_BYTES = 128 * 1024 * 1024
 
 _LISTENING = "LISTENING "
@@ -146,6 +169,71 @@ def available_memory_bytes() -> int | None:
     return int(match.group(1)) * 1024 if match else None
 
 
+def layout_token_bias(model_path: Path) -> list[list[int | bool]]:
+    """llama.cpp ``logit_bias`` entries that forbid the vocabulary's newline, tab and
+    multi-space tokens: JSON answers come out compact.
+
+    A JSON-schema grammar lets the model put up to two newlines and twenty spaces between any
+    two tokens, and a small model uses them (``"requires_follow_up"\\n\\n:\\n\\nfalse``): each
+    one is a token generated for nothing. Inside JSON strings a raw newline is invalid anyway.
+    An unreadable vocabulary gives no entries (the answers are then only less compact).
+    """
+    try:
+        tokens = _gguf_tokens(model_path)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        return []
+    return [[i, False] for i, token in enumerate(tokens) if _is_layout(token)]
+
+
+_NEWLINES = ("\u010a", "\u0109", "\u010d", "\n", "\t", "\r", "<0x0A>", "<0x09>", "<0x0D>")
+_SPACES = frozenset("\u0120\u2581 ")  # "Ġ" (byte-level BPE), "▁" (SentencePiece), " "
+
+
+def _is_layout(token: str) -> bool:
+    if any(mark in token for mark in _NEWLINES):
+        return True
+    return len(token) > 1 and set(token) <= _SPACES
+
+
+_GGUF_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def _gguf_tokens(model_path: Path) -> list[str]:
+    """``tokenizer.ggml.tokens`` from a GGUF file's header (the metadata, not the weights)."""
+    with model_path.open("rb") as handle:
+
+        def number(fmt: str) -> int:
+            size = struct.calcsize(fmt)
+            value: int = struct.unpack(fmt, handle.read(size))[0]
+            return value
+
+        def string() -> str:
+            return handle.read(number("<Q")).decode("utf-8", errors="replace")
+
+        if handle.read(4) != GGUF_MAGIC:
+            raise ValueError("not a GGUF file")
+        number("<I")  # version
+        number("<Q")  # tensor count
+        for _ in range(number("<Q")):
+            key = string()
+            kind = number("<I")
+            if kind == _GGUF_STRING:
+                string()
+            elif kind == _GGUF_ARRAY:
+                item_kind, count = number("<I"), number("<Q")
+                if key == "tokenizer.ggml.tokens" and item_kind == _GGUF_STRING:
+                    return [string() for _ in range(count)]
+                if item_kind == _GGUF_STRING:
+                    for _ in range(count):
+                        string()
+                else:
+                    handle.seek(_GGUF_SCALAR_SIZES[item_kind] * count, os.SEEK_CUR)
+            else:
+                handle.seek(_GGUF_SCALAR_SIZES[kind], os.SEEK_CUR)
+    raise ValueError("no tokenizer.ggml.tokens in the GGUF header")
+
+
 def default_threads() -> int:
     """Half the cores, 1 to 4: 1 on a 2-core machine.
 
@@ -173,6 +261,11 @@ class LocalModelServer:
         ctx_size: int = DEFAULT_CTX_SIZE,
         threads: int | None = None,
         parallel: int = DEFAULT_PARALLEL,
+        *,
+        threads_batch: int | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        ubatch_size: int = DEFAULT_UBATCH,
+        cache_reuse: int = DEFAULT_CACHE_REUSE,
     ) -> None:
         self.model_path = Path(model_path)
         self.host = host
@@ -180,6 +273,10 @@ class LocalModelServer:
         self.ctx_size = ctx_size
         self.threads = threads if threads is not None else default_threads()
         self.parallel = parallel
+        self.threads_batch = threads_batch if threads_batch is not None else self.threads
+        self.batch_size = batch_size
+        self.ubatch_size = ubatch_size
+        self.cache_reuse = cache_reuse
         self._process: subprocess.Popen[str] | None = None
         self._address: str | None = None
         self._log_path: Path | None = None
@@ -271,6 +368,14 @@ class LocalModelServer:
             str(self.threads),
             "--parallel",
             str(self.parallel),
+            "--threads-batch",
+            str(self.threads_batch),
+            "--batch-size",
+            str(self.batch_size),
+            "--ubatch-size",
+            str(self.ubatch_size),
+            "--cache-reuse",
+            str(self.cache_reuse),
             "--alias",
             self.model_id,
         ]
@@ -431,7 +536,10 @@ def _serve(args: argparse.Namespace) -> int:
     params.n_ctx = args.ctx_size
     params.n_parallel = args.parallel
     params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads_batch
+    params.n_batch = args.batch_size
+    params.n_ubatch = args.ubatch_size
+    params.n_cache_reuse = args.cache_reuse
     params.cache_ram_mib = PROMPT_CACHE_MIB
     params.model_alias = {args.alias}
     params.verbosity = 1  # errors only: they go to stderr, which the parent keeps
@@ -456,6 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--ctx-size", type=int, default=DEFAULT_CTX_SIZE)
     serve.add_argument("--threads", type=int, default=1)
     serve.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    serve.add_argument("--threads-batch", type=int, default=1)
+    serve.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    serve.add_argument("--ubatch-size", type=int, default=DEFAULT_UBATCH)
+    serve.add_argument("--cache-reuse", type=int, default=DEFAULT_CACHE_REUSE)
     serve.add_argument("--alias", default="local-model")
     return _serve(parser.parse_args(argv))
 

@@ -8,6 +8,7 @@ outcome, success or failure, is appended to the run store at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import threading
@@ -27,7 +28,13 @@ from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import PromptVersion
 from prompt_playground.runstore import RunRecord, RunStatus, RunStore
 from prompt_playground.samples import align_expected
-from prompt_playground.schema import ResolvedModel, field_specs, response_model_for
+from prompt_playground.schema import (
+    OUTPUT_TOKEN_SLACK,
+    ResolvedModel,
+    field_specs,
+    output_token_bound,
+    response_model_for,
+)
 
 RunKind = Literal["batch", "playground"]
 """What started a run: a batch (Compare, the CLI) or one Playground call (kept apart on Runs)."""
@@ -134,8 +141,30 @@ def prepare_variants(
             small_model_bounds=small_model_bounds,
         )
         params = call_parameters(prompt.config, default_model)
+        bounded = _bounded_max_tokens(params, model, small_model_bounds=small_model_bounds)
+        if bounded is not None:
+            params["max_tokens"] = bounded
+            prompt = dataclasses.replace(prompt, config={**prompt.config, "max_tokens": bounded})
         prepared.append(PreparedVariant(variant.key, prompt, model, params))
     return prepared
+
+
+def _bounded_max_tokens(
+    params: dict[str, Any], model: ResolvedModel, *, small_model_bounds: bool
+) -> int | None:
+    """``max_tokens`` from the schema's bounds: set when the config names none, and lowered to
+    the bound on a small model (whose loops would otherwise run to the config's limit). None:
+    leave the parameters as they are."""
+    bound = output_token_bound(model.model.model_json_schema())
+    if bound is None or "max_completion_tokens" in params:
+        return None
+    bound += OUTPUT_TOKEN_SLACK
+    current = params.get("max_tokens")
+    if current is None:
+        return bound
+    if small_model_bounds and isinstance(current, int) and current > bound:
+        return bound
+    return None
 
 
 class Runner:
@@ -232,6 +261,7 @@ class Runner:
             # The endpoint cannot be reached at all (e.g. the local model fails to load): the
             # run is finished as failed with that message rather than left "running".
             return "failed", exc.message
+        concurrency = llm.endpoint.concurrency_for(concurrency)
         pairs: Iterator[tuple[Sample, PreparedVariant]] = (
             (sample, variant) for sample in samples for variant in prepared
         )

@@ -23,6 +23,7 @@ from pydantic_core import SchemaValidator
 from prompt_playground.errors import SchemaError
 
 __all__ = [
+    "OUTPUT_TOKEN_SLACK",
     "SMALL_MODEL_MAX_ITEMS",
     "SMALL_MODEL_MAX_LENGTH",
     "FieldKind",
@@ -31,15 +32,22 @@ __all__ = [
     "field_specs",
     "load_code_model",
     "model_from_schema",
+    "output_token_bound",
     "response_model_for",
     "schema_drift",
     "schema_fingerprint",
 ]
 
-#: With ``small_model_bounds`` every string without a ``maxLength`` gets this one ...
-SMALL_MODEL_MAX_LENGTH = 300
-#: ... and every array without ``maxItems`` this one (small models otherwise loop to max_tokens).
-SMALL_MODEL_MAX_ITEMS = 8
+#: With ``small_model_bounds`` no string may be longer than this (a larger or missing
+#: ``maxLength`` is lowered to it) ...
+SMALL_MODEL_MAX_LENGTH = 160
+#: ... and no array longer than this: a small model otherwise fills every string and list to
+#: its bound ("1.1.1.1…"), and every character it may write is time on a slow machine.
+SMALL_MODEL_MAX_ITEMS = 5
+
+#: Added to a schema's longest answer for the model's end-of-output tokens.
+OUTPUT_TOKEN_SLACK = 16
+_NUMBER_CHARS = 24  # "-1.2345678901234567e+308"
 
 FieldKind = Literal["enum", "boolean", "number", "integer", "string", "list", "object"]
 
@@ -235,8 +243,8 @@ class _Builder:
         for word, arg in (("minLength", "min_length"), ("maxLength", "max_length")):
             if word in node:
                 constraints[arg] = _count(node[word], f"{path}/{word}", word)
-        if self.bounds and "max_length" not in constraints:
-            constraints["max_length"] = SMALL_MODEL_MAX_LENGTH
+        if self.bounds:
+            constraints["max_length"] = _tighter(constraints, SMALL_MODEL_MAX_LENGTH)
         if constraints.get("min_length", 0) > constraints.get("max_length", 1 << 62):
             raise _fail(path, "minLength is greater than maxLength.")
         if "pattern" in node:
@@ -256,8 +264,8 @@ class _Builder:
         for word, arg in (("minItems", "min_length"), ("maxItems", "max_length")):
             if word in node:
                 constraints[arg] = _count(node[word], f"{path}/{word}", word)
-        if self.bounds and "max_length" not in constraints:
-            constraints["max_length"] = SMALL_MODEL_MAX_ITEMS
+        if self.bounds:
+            constraints["max_length"] = _tighter(constraints, SMALL_MODEL_MAX_ITEMS)
         if constraints.get("min_length", 0) > constraints.get("max_length", 1 << 62):
             raise _fail(path, "minItems is greater than maxItems.")
         list_type = list[item_type]  # type: ignore[valid-type]
@@ -424,6 +432,12 @@ def _count(value: Any, path: str, word: str) -> int:
     return value
 
 
+def _tighter(constraints: Mapping[str, Any], cap: int) -> int:
+    """The small-model cap on a length, never below the schema's own minimum."""
+    bound = min(int(constraints.get("max_length", cap)), cap)
+    return max(bound, int(constraints.get("min_length", 0)))
+
+
 def _union(options: list[Any]) -> Any:
     unique: list[Any] = []
     for option in options:
@@ -445,9 +459,9 @@ def model_from_schema(
     ``anyOf``/``oneOf`` unions, optional fields (not in ``required`` → ``X | None = None``),
     descriptions, and the constraints minLength/maxLength/pattern/minimum/maximum/
     exclusiveMinimum/exclusiveMaximum/multipleOf/minItems/maxItems; ``additionalProperties: false``
-    forbids extra keys. With ``small_model_bounds`` strings and arrays get upper bounds
-    (``SMALL_MODEL_MAX_LENGTH``, ``SMALL_MODEL_MAX_ITEMS``) where the schema has none, and extra
-    keys are forbidden everywhere.
+    forbids extra keys. With ``small_model_bounds`` strings and arrays are held to
+    ``SMALL_MODEL_MAX_LENGTH`` and ``SMALL_MODEL_MAX_ITEMS`` (tighter bounds kept, looser or
+    missing ones lowered), and extra keys are forbidden everywhere.
 
     Raises:
         SchemaError: naming the JSON-pointer path (``#/properties/topics/items``) of the problem.
@@ -844,3 +858,62 @@ def response_model_for(
     return ResolvedModel(
         model, stored, schema_fingerprint(stored), "schema", [], bounded=small_model_bounds
     )
+
+
+# ----------------------------------------------------------------------------- output bound
+
+
+def output_token_bound(schema: Mapping[str, Any]) -> int | None:
+    """The most tokens a compact JSON answer to ``schema`` can take; None when unbounded.
+
+    Counts characters of the longest answer the schema admits (every string at its
+    ``maxLength``, every array at its ``maxItems``, keys and punctuation included): a token of a
+    byte-level BPE vocabulary covers at least one byte, so for ASCII text this is an upper bound
+    on tokens. A model that writes non-Latin text at several tokens per character can hit it;
+    that row then fails with a message instead of looping on. Unbounded strings or arrays (no
+    ``maxLength`` / ``maxItems``) give None.
+    """
+    return _chars(schema, schema, depth=0)
+
+
+def _chars(node: Any, root: Mapping[str, Any], depth: int) -> int | None:
+    if not isinstance(node, Mapping) or depth > _MAX_DEPTH:
+        return None
+    if "$ref" in node:
+        ref = node["$ref"]
+        for prefix in _REF_PREFIXES:
+            if isinstance(ref, str) and ref.startswith(prefix):
+                target = root.get(prefix[2:-1], {}).get(ref[len(prefix) :])
+                return _chars(target, root, depth + 1)
+        return None
+    if "const" in node:
+        return len(json.dumps(node["const"]))
+    if "enum" in node:
+        return max((len(json.dumps(v, ensure_ascii=False)) for v in node["enum"]), default=None)
+    options = node.get("anyOf") or node.get("oneOf")
+    if isinstance(options, list):
+        sizes = [_chars(o, root, depth + 1) for o in options]
+        return None if not sizes or None in sizes else max(s for s in sizes if s is not None)
+    kind = node.get("type", "object" if "properties" in node else None)
+    if isinstance(kind, list):
+        sizes = [_chars({**node, "type": k}, root, depth + 1) for k in kind]
+        return None if not sizes or None in sizes else max(s for s in sizes if s is not None)
+    if kind == "string":
+        limit = node.get("maxLength")
+        return int(limit) + 2 if isinstance(limit, int) else None
+    if kind in ("integer", "number"):
+        return _NUMBER_CHARS
+    if kind in ("boolean", "null"):
+        return 5
+    if kind == "array":
+        limit, item = node.get("maxItems"), _chars(node.get("items", {}), root, depth + 1)
+        return 2 + int(limit) * (item + 1) if isinstance(limit, int) and item is not None else None
+    if kind == "object":
+        total = 2
+        for name, sub in (node.get("properties") or {}).items():
+            size = _chars(sub, root, depth + 1)
+            if size is None:
+                return None
+            total += len(json.dumps(name)) + 2 + size
+        return total
+    return None

@@ -157,7 +157,7 @@ def test_remote_and_model_text_is_plain_text_on_every_page(
     page.get_by_role("link", name="Playground").click()
     expect(page.get_by_role("heading", name="Playground", exact=True)).to_be_visible()
     choose(page, "Prompt", PROMPT)
-    choose(page, "Label or version", "production")
+    choose(page, "Label, version or draft", "production")
     expect(page.get_by_text(re.compile(r"v1 · chat · production"))).to_be_visible()
     assert_inert(page, requested)  # the commit message drew no image and no link ...
     expect(page.get_by_text(shown(PAYLOAD), exact=True)).to_be_visible()  # ... and is shown
@@ -171,7 +171,7 @@ def test_remote_and_model_text_is_plain_text_on_every_page(
     expect(page.get_by_test_id("stJson").get_by_text(PAYLOAD).first).to_be_visible()
     assert_inert(page, requested)
 
-    choose(page, "Label or version", "staging")
+    choose(page, "Label, version or draft", "staging")
     page.get_by_role("button", name="Run", exact=True).click()
     error = page.get_by_test_id("stAlert").filter(has_text="should match pattern")
     # the model-side error, shown as written

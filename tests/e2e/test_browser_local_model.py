@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from prompt_playground.degenerate import degenerate_cells, degenerate_reason
+from prompt_playground.runstore import RunStore
 from tests.e2e.conftest import ROOT, App, AppFactory, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -86,6 +88,11 @@ def test_no_keys_compare_production_vs_staging_gives_real_local_model_outputs(
             "embedded local model — starts on the first run (SmolLM2 via llama.cpp on 127.0.0.1)"
         )
     ).to_be_visible()
+    # The notice: the embedded model is for trying the app; one click shows how to connect.
+    expect(page.get_by_text("enough to try the app, not to judge a prompt")).to_be_visible()
+    page.get_by_role("button", name="Connect a real model").click()
+    expect(page.get_by_text("export OPENAI_BASE_URL=", exact=False)).to_be_visible()
+    page.get_by_role("heading", name="Compare prompt versions").click()  # closes the popover
     assert_clean(page)
     shot(page, artifacts, "01-compare-empty")
 
@@ -100,6 +107,8 @@ def test_no_keys_compare_production_vs_staging_gives_real_local_model_outputs(
     expect(
         page.get_by_text(f"Pre-flight OK: {ROWS} of {ROWS} rows runnable × 2 variants")
     ).to_be_visible()
+    # The default concurrency (8) is more than the embedded model serves well: the page says so.
+    expect(page.get_by_text("so this run uses 1 instead of 8")).to_be_visible()
     assert_clean(page)
     shot(page, artifacts, "02-compare-setup")
 
@@ -130,6 +139,15 @@ def test_no_keys_compare_production_vs_staging_gives_real_local_model_outputs(
         expect(cells).to_have_count(ROWS)
         values = [t.strip() for t in cells.all_text_contents()]
         assert all(v in SENTIMENTS for v in values), (column, values)
+    # No degenerate cell: no loop in any text, no list holding an item twice (read from the
+    # run store the page shows, where lists are still lists).
+    (run,) = RunStore(local_app.data_dir / "runs.sqlite3").list_runs()
+    results = RunStore(local_app.data_dir / "runs.sqlite3").results(run.id)
+    assert len(results) == CALLS
+    bad = {(r.sample_id, r.variant): degenerate_cells(r.output) for r in results}
+    assert not any(bad.values()), bad
+    for text in table.locator("[role=gridcell]").all_text_contents():
+        assert degenerate_reason(text) is None, text
     assert_clean(page)
     shot(page, artifacts, "03-compare-results")
 

@@ -277,3 +277,20 @@ def test_an_explicit_model_path_overrides_the_packaged_one(tmp_path: Path) -> No
     assert resolve_model_path(tmp_path / "x.gguf") == tmp_path / "x.gguf"
     assert resolve_model_path(None) == default_model_path()
     assert default_model_path().is_file()
+
+
+def test_layout_token_bias_forbids_newline_and_space_run_tokens_only(tmp_path: Path) -> None:
+    from prompt_playground.local_model import _gguf_tokens, layout_token_bias
+
+    path = default_model_path()
+    tokens = _gguf_tokens(path)
+    bias = layout_token_bias(path)
+    banned = {tokens[i] for i, allowed in bias if allowed is False}
+    assert len(bias) == len(banned) > 100
+    assert "\u010a" in banned  # "Ċ": the byte-level BPE newline
+    assert "\u0120\u0120" in banned  # two spaces
+    assert "\u0120" not in banned  # one space stays: it separates words
+    assert not any(c.isascii() and c.isalnum() for t in banned for c in t)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF\x03\x00")
+    assert layout_token_bias(broken) == []

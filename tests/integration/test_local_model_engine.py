@@ -1,7 +1,9 @@
-"""The real local model through the whole engine: example prompt → runner → typed, valid outputs.
+"""The real local model through the whole engine, as the Compare page runs it with no keys: the
+example prompt's production and staging versions on every bundled chat, with the app's local
+endpoint (its sampling controls, its concurrency cap, bounds and max_tokens for a small model).
 
-Uses the session's local-langfuse (real SDK over HTTP) and the embedded SmolLM2 behind llama.cpp
-with instructor's JSON-schema mode (constrained decoding), as `make run` does with no keys.
+Every output validates, and none is degenerate: no cell repeats a word or a short chunk over
+and over, and no list holds the same item twice (``prompt_playground.degenerate``).
 """
 
 from __future__ import annotations
@@ -13,49 +15,45 @@ import pytest
 from langfuse import Langfuse
 
 from local_langfuse import LocalLangfuseServer
-from prompt_playground.bootstrap import example_prompt_spec, example_samples
-from prompt_playground.llm import Endpoint, InstructorLLM
+from prompt_playground.bootstrap import example_prompt_spec, example_samples, local_endpoint
+from prompt_playground.degenerate import degenerate_cells
+from prompt_playground.llm import InstructorLLM
 from prompt_playground.local_model import get_local_model
 from prompt_playground.models import Variant
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner, RunRequest, prepare_variants
 from prompt_playground.runstore import RunStore
 from prompt_playground.samples import load_samples
+from prompt_playground.settings import Settings
 from tests.support.servers import PUBLIC_KEY
 
 pytestmark = pytest.mark.model
 
+VARIANTS = [Variant(label="production"), Variant(label="staging")]
 
-def test_local_model_answers_the_example_prompt_with_outputs_that_validate(
+
+def test_bundled_comparison_on_the_local_model_is_valid_and_never_degenerate(
     langfuse: Langfuse, lf_server: LocalLangfuseServer, tmp_path: Path, unique: str
 ) -> None:
     store = LangfusePromptStore(langfuse, base_url=lf_server.base_url)
     spec = {**example_prompt_spec(), "name": f"local-model-{unique}"}
     store.sync(spec)
-    server = get_local_model(None)
-    endpoint = Endpoint(
-        base_url=server.base_url,
-        api_key=None,
-        model=server.model_id,
-        mode="json_schema",
-        local=True,
-        description=server.model_name,
-    )
+    endpoint = local_endpoint(Settings(data_dir=tmp_path), get_local_model(None))
     prepared = prepare_variants(
         store,
         spec["name"],
-        [Variant(label="production")],
+        VARIANTS,
         default_model=endpoint.model,
         allowed_modules=["prompt_playground.examples"],
-        small_model_bounds=True,
+        small_model_bounds=endpoint.local,
     )
-    samples = load_samples(example_samples(), "sample_chats.csv").samples[:3]
+    samples = load_samples(example_samples(), "sample_chats.csv").samples
     runs = RunStore(tmp_path / "runs.sqlite3")
     runner = Runner(
         store=runs,
         llm_factory=lambda: InstructorLLM(
             endpoint,
-            timeout_s=120,
+            timeout_s=300,
             http_retries=0,
             validation_retries=1,
             langfuse_public_key=PUBLIC_KEY,
@@ -64,18 +62,26 @@ def test_local_model_answers_the_example_prompt_with_outputs_that_validate(
         flush=langfuse.flush,
     )
     request = RunRequest(
-        prompt_name=spec["name"], variants=[Variant(label="production")], samples=samples
+        prompt_name=spec["name"],
+        variants=VARIANTS,
+        samples=samples,
+        concurrency=endpoint.concurrency_for(8),
     )
     record = asyncio.run(runner.run(request, prepared))
 
     results = runs.results(record.id)
     assert record.status == "completed"
-    assert len(results) == 3
-    model = prepared[0].model.model
+    assert len(results) == 2 * len(samples) == 42
+    # Both versions' max_tokens come from their (bounded) schemas, not from a guess.
+    assert all(isinstance(p.params.get("max_tokens"), int) for p in prepared)
+    models = {p.key: p.model.model for p in prepared}
+    degenerate = {}
     for result in results:
-        assert result.error is None, result.error
+        assert result.error is None, (result.sample_id, result.variant, result.error)
         assert result.output is not None
-        model.model_validate(result.output)  # raises when an output does not fit the schema
-        assert result.output["sentiment"] in {"positive", "neutral", "negative", "mixed"}
+        models[result.variant].model_validate(result.output)  # raises when it does not fit
         assert result.output_tokens
-        assert result.output_tokens > 0
+        bad = degenerate_cells(result.output)
+        if bad:
+            degenerate[(result.sample_id, result.variant)] = (bad, result.output)
+    assert not degenerate, degenerate

@@ -7,6 +7,7 @@ an exception and never a secret.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 from collections.abc import Iterator
@@ -241,6 +242,31 @@ def test_the_prompt_config_chooses_the_mode_and_parameters(
     assert body["temperature"] == 0.3
     assert "tools" not in body
     assert body["response_format"]["type"] == "json_schema"
+
+
+def test_endpoint_extra_body_is_sent_and_a_config_extra_body_overrides_it_by_key(
+    fake: FakeOpenAIServer, state: FakeModelState
+) -> None:
+    ep = dataclasses.replace(
+        endpoint(fake.base_url, mode="json_schema"),
+        extra_body={"dry_multiplier": 0.8, "repeat_penalty": 1.1},
+    )
+    outcome = extract(ep, {"extra_body": {"repeat_penalty": 1.3, "top_k": 5}})
+    assert outcome.error is None, outcome.error
+    (body,) = state.history
+    assert body["dry_multiplier"] == 0.8
+    assert body["repeat_penalty"] == 1.3
+    assert body["top_k"] == 5
+    assert "extra_body" not in body
+
+
+def test_concurrency_is_capped_only_where_the_endpoint_says_so() -> None:
+    ep = endpoint(None)
+    assert ep.concurrency_for(8) == 8
+    local = dataclasses.replace(ep, max_concurrency=2)
+    assert local.concurrency_for(8) == 2
+    assert local.concurrency_for(1) == 1
+    assert local.concurrency_for(0) == 1
 
 
 def test_invalid_json_is_re_asked_and_counted(

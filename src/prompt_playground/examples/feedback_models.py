@@ -1,7 +1,8 @@
 """The shipped example's response models: what the chat-extract-feedback prompt returns.
 
 ``ExtractedFeedback`` is the schema stored with the production version of the example prompt;
-``ExtractedFeedbackV2`` (one extra field) is the one stored with the staging version. A unit test
+``ExtractedFeedbackV2`` (a fixed topic taxonomy, a shorter summary) is the one stored with the
+staging version. A unit test
 keeps the YAML's stored schemas equal to these models' JSON schemas.
 """
 
@@ -46,11 +47,36 @@ class ExtractedFeedback(BaseModel):
     )
 
 
-class ExtractedFeedbackV2(ExtractedFeedback):
-    """ExtractedFeedback plus the customer's language (the staging version's schema)."""
+TopicLabel = Literal[
+    "delivery",
+    "damaged or wrong item",
+    "refund",
+    "billing",
+    "account access",
+    "app or website",
+    "product quality",
+    "device failure",
+    "safety",
+    "subscription",
+    "pricing",
+    "shipping question",
+    "feature request",
+    "praise",
+    "other",
+]
 
-    language: str | None = Field(
-        default=None,
-        max_length=8,
-        description="ISO 639-1 code of the language the customer wrote in (e.g. 'en', 'de').",
+
+# v1's free-text topics cannot be counted across chats ("late parcel", "delay", "shipping");
+# v2 picks 1 to 3 labels from one list and keeps the summary to one short sentence.
+class ExtractedFeedbackV2(ExtractedFeedback):
+    """ExtractedFeedback with a fixed topic taxonomy and a one-sentence summary."""
+
+    topics: list[TopicLabel] = Field(  # type: ignore[assignment]
+        min_length=1,
+        max_length=3,
+        description="1 to 3 labels from the fixed taxonomy.",
+    )
+    summary: str = Field(
+        max_length=120,
+        description="One English sentence, at most 120 characters: the customer's issue.",
     )

@@ -34,6 +34,8 @@ from prompt_playground.ui.run_view import (
 from prompt_playground.ui.services import get_services
 from prompt_playground.ui.widgets import (
     cached_variant,
+    concurrency_cap_note,
+    embedded_model_notice,
     keep_valid,
     plain,
     prompt_and_variants,
@@ -51,6 +53,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Compare prompt versions")
+    embedded_model_notice(services)
     run_id: str | None = st.session_state.get(keys.COMPARE_RUN_ID)
     with st.expander("Set up a comparison", expanded=run_id is None):
         _setup(services)
@@ -223,6 +226,7 @@ def _setup(services: Services) -> None:
             key=keys.COMPARE_CONCURRENCY,
         )
     )
+    concurrency_cap_note(services, concurrency)
     if sample_set is None or source is None:
         st.info(
             "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
@@ -535,7 +539,8 @@ def _metrics(view: RunView) -> None:
         hide_index=True,
         key="compare.metrics",
         column_config={
-            "valid_rate": st.column_config.ProgressColumn("valid", format="percent"),
+            # Good news is green: "auto" colours a bar green above 50 %, red below.
+            "valid_rate": st.column_config.ProgressColumn("valid", format="percent", color="auto"),
             "error_rate": st.column_config.NumberColumn("errors", format="percent"),
         },
     )
@@ -545,7 +550,9 @@ def _metrics(view: RunView) -> None:
         view.agreement,
         hide_index=True,
         key="compare.agreement",
-        column_config={"agreement": st.column_config.ProgressColumn(format="percent")},
+        column_config={
+            "agreement": st.column_config.ProgressColumn(format="percent", color="auto")
+        },
     )
     if not view.accuracy.empty:
         st.markdown("**Accuracy against expected values**")
@@ -553,7 +560,9 @@ def _metrics(view: RunView) -> None:
             view.accuracy,
             hide_index=True,
             key="compare.accuracy",
-            column_config={"accuracy": st.column_config.ProgressColumn(format="percent")},
+            column_config={
+                "accuracy": st.column_config.ProgressColumn(format="percent", color="auto")
+            },
         )
 
 

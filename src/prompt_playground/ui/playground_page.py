@@ -32,6 +32,7 @@ from prompt_playground.ui.services import clear_prompt_cache, get_services, load
 from prompt_playground.ui.versions_page import show_diff
 from prompt_playground.ui.widgets import (
     cached_variant,
+    embedded_model_notice,
     find_version,
     keep_valid,
     plain,
@@ -53,6 +54,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Playground")
+    embedded_model_notice(services)
     flash = st.session_state.pop(keys.PLAY_FLASH, None)
     if flash:
         st.success(plain(flash), icon=":material/edit_note:")

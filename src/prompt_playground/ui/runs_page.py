@@ -16,7 +16,12 @@ from prompt_playground.export import export_filename
 from prompt_playground.runstore import RunRecord
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import get_services
-from prompt_playground.ui.widgets import keep_valid, show_error, sidebar_status
+from prompt_playground.ui.widgets import (
+    embedded_model_notice,
+    keep_valid,
+    show_error,
+    sidebar_status,
+)
 
 COMPARE_PAGE = "pages/compare.py"
 
@@ -25,6 +30,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Runs")
+    embedded_model_notice(services)
     flash = st.session_state.pop(keys.RUNS_FLASH, None)
     if flash:
         st.success(flash)

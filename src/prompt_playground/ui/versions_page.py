@@ -19,6 +19,7 @@ from prompt_playground.runstore import RunRecord
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import clear_prompt_cache, get_services
 from prompt_playground.ui.widgets import (
+    embedded_model_notice,
     plain,
     prompt_picker,
     show_error,
@@ -32,6 +33,7 @@ def render() -> None:
     services = get_services()
     sidebar_status(services)
     st.title("Versions & Promote")
+    embedded_model_notice(services)
     flash = st.session_state.pop(keys.VERSIONS_FLASH, None)
     if flash:
         st.success(plain(flash))

@@ -71,6 +71,61 @@ def sidebar_status(services: Services) -> None:
             st.rerun()
 
 
+CONNECT_MODEL_HELP = """\
+Set these before `make run` (or `streamlit run app.py`), then restart the app:
+
+**OpenAI**
+```bash
+export OPENAI_API_KEY=sk-...
+export PLAYGROUND_MODEL=gpt-4o-mini   # optional; a prompt's config.model wins
+```
+
+**Any OpenAI-compatible server** (Ollama, vLLM, LM Studio, llama.cpp, a gateway)
+```bash
+export OPENAI_BASE_URL=http://localhost:11434/v1
+export OPENAI_API_KEY=anything-the-server-accepts
+export PLAYGROUND_MODEL=llama3.1:8b
+```
+
+Details: README → "Connecting a real model".
+"""
+
+
+def embedded_model_notice(services: Services) -> None:
+    """When the embedded model answers: it is for trying the app, not for judging prompts; one
+    click shows how to connect a real one."""
+    settings = services.settings
+    if not settings.embedded_model:
+        return
+    what = (
+        "SmolLM2-135M, a 135M-parameter model running on this machine"
+        if settings.local_model_path is None
+        else f"the local model {settings.local_model_path.name}"
+    )
+    text, action = st.columns([3, 1], vertical_alignment="center")
+    with text:
+        st.info(
+            f"Answers come from {what}: enough to try the app, not to judge a prompt.",
+            icon=":material/info:",
+        )
+    with action, st.popover("Connect a real model", icon=":material/link:"):
+        st.markdown(CONNECT_MODEL_HELP)
+
+
+def concurrency_cap_note(services: Services, requested: int) -> None:
+    """Say so when a run will use fewer calls in flight than asked (the embedded model serves
+    best at its own number; more would only make each call wait longer)."""
+    if not services.settings.embedded_model:
+        return
+    from prompt_playground.local_model import DEFAULT_PARALLEL
+
+    if requested > DEFAULT_PARALLEL:
+        st.caption(
+            f":material/speed: The embedded model answers {DEFAULT_PARALLEL} call(s) at once "
+            f"fastest, so this run uses {DEFAULT_PARALLEL} instead of {requested}."
+        )
+
+
 def keep_valid(key: str, options: Sequence[Any]) -> None:
     """Forget a widget's remembered choice that is no longer among its options."""
     if st.session_state.get(key) not in options:
