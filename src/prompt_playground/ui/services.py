@@ -38,10 +38,8 @@ def _services() -> Services:
 def get_services() -> Services:
     """The process's services; on failure, an error page and ``st.stop()``.
 
-    Every page and the router call this first, so it is also where a script run that bypassed
-    the router is sent back through it (see ``_route_through_app``).
+    Every page and the router call this first.
     """
-    _route_through_app()
     try:
         services = _services()
         follow_upload_limit(services.settings.max_file_mb)
@@ -74,24 +72,6 @@ def follow_upload_limit(max_file_mb: float) -> None:
     megabytes = max(1, math.ceil(max_file_mb))
     if config.get_option("server.maxUploadSize") != megabytes:
         config.set_option("server.maxUploadSize", megabytes, where_defined="PLAYGROUND_MAX_FILE_MB")
-
-
-def _route_through_app() -> None:
-    """Send a run of the legacy page list back through ``app.py``'s router.
-
-    Streamlit decides once per server process whether the app is a legacy multipage app: when
-    its first session starts, a ``pages/`` folder beside the main script turns that mode on,
-    and only a call to ``st.navigation`` turns it off. So when the first request after start-up
-    is a page URL (``/versions``), Streamlit runs ``pages/versions.py`` directly, never
-    ``app.py``, and every later request keeps the file-name page list without the router's page
-    config. The page scripts all start here: switch the mode off and rerun, and the same URL
-    resolves through ``st.navigation`` (a page's identity is its URL path in both modes).
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def _stop(message: str, details: str | None) -> NoReturn:
