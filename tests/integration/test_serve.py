@@ -4,6 +4,7 @@ are visible here). Traces are read back through the SDK; time is never asserted,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -408,7 +409,7 @@ def test_on_embedded_defaults_a_promotion_from_another_process_reaches_the_servi
     with serving(env, "--prompt", name, "--cache-ttl", "1") as client:
         before = extract(client, {"chat_json": CHAT}).json()
         assert before["prompt"] == {"name": name, "version": 1, "label": "production"}
-        assert "language" not in before["output"]
+        schema_v1 = client.get("/schema").json()["schema"]
 
         promoted = subprocess.run(
             [*CLI, "promote", name, "--version", "2", "--label", "production"],
@@ -425,4 +426,8 @@ def test_on_embedded_defaults_a_promotion_from_another_process_reaches_the_servi
             lambda body: body["prompt"]["version"] == 2,
             what="v2 to be served after the promotion",
         )
-        assert "language" in after["output"]
+        # v2 of the example fixes the topic taxonomy: its schema, served now, differs from v1's.
+        schema_v2 = client.get("/schema").json()["schema"]
+        assert schema_v2 != schema_v1
+        assert "enum" in json.dumps(schema_v2["properties"]["topics"])
+        assert set(after["output"]) == set(schema_v2["properties"])

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Sentiment = Literal["positive", "neutral", "negative", "mixed"]
 Urgency = Literal["low", "medium", "high"]
-Topic = Annotated[str, Field(max_length=40)]
+Topic = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class ExtractedFeedback(BaseModel):
