@@ -145,7 +145,7 @@ def test_compare_uploaded_csv_side_by_side_and_inspect_a_row(
         expect(page.get_by_text(re.compile(rf"^v{version} · 1 attempt\(s\)"))).to_be_visible()
         expect(page.get_by_text(f"GENERATION {variant} · c01")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Trace [0-9a-f]{32}"))).to_have_count(2)
-    expected = 'expected: sentiment=negative, urgency=medium, topics=["delivery", "delay"]'
+    expected = 'expected: sentiment=negative, urgency=medium, topics=["delivery"]'
     expect(page.get_by_text(expected, exact=True)).to_have_count(2)  # JSON, not Python repr
     expect(page.get_by_text("No trace for this result.")).to_have_count(0)
     assert_clean(page)

@@ -183,7 +183,7 @@ def test_remote_and_model_text_is_plain_text_on_every_page(
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
     choose(page, "Prompt", PROMPT)
     page.get_by_role("tab", name="Promote").click()
-    choose(page, "Version to promote", "v2 [latest, staging]")
+    choose(page, "Version to promote", "v2 [staging, latest]")
     page.get_by_role("button", name="Promote…").click()
     expect(page.get_by_role("dialog").get_by_text(f"Move production of {PROMPT}")).to_be_visible()
     assert_inert(page, requested)

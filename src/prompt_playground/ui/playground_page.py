@@ -121,6 +121,8 @@ def _editor(
     if draft is None:
         labels = ", ".join(prompt.labels) or "no labels"
         st.markdown(f"**{plain(prompt.name)}** v{prompt.version} · {prompt.type} · {plain(labels)}")
+        if prompt.commit_message:
+            st.caption(plain(prompt.commit_message))
         st.caption("Edit anything below to start a draft of this version (saved as you type).")
     else:
         base = f"based on v{draft.base_version}" if draft.base_version else "from a file"
