@@ -167,6 +167,16 @@ def run(
         bool, typer.Option(help="Post per-field accuracy to Langfuse as scores.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            max=20,
+            help="Call each (sample, variant) N times (1-20), each its own trace, to measure "
+            "self-consistency.",
+        ),
+    ] = 1,
 ) -> None:
     """Run samples through each label/version/draft and print the comparison."""
     from prompt_playground import comparisons
@@ -226,9 +236,11 @@ def run(
             mapping=var_map or None,
             concurrency=concurrency,
             drafts=drafts,
+            repeats=repeat,
         )
+        repeats = f" × {planned.repeats} repeats" if planned.repeats > 1 else ""
         typer.echo(
-            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants "
+            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants{repeats} "
             f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}",
             err=True,
         )
@@ -262,6 +274,8 @@ def run(
         schemas = {p.key: p.model.schema for p in planned.variants}
         comparison = compare(results, schemas, planned.keys)
         typer.echo(format_summary(record, comparison))
+        for line in _paired_summary(results, schemas, planned.keys):
+            typer.echo(line)
         if post_scores:
             sent = services.scores.post(accuracy_scores(results, schemas))
             typer.echo(f"Posted {sent} scores to Langfuse.")
@@ -329,6 +343,22 @@ def datasets_save(
 def _load_reporting() -> None:
     import prompt_playground.compare
     import prompt_playground.export  # noqa: F401
+
+
+def _paired_summary(results: Any, schemas: Any, keys: list[str]) -> list[str]:
+    """Each variant against the first (the baseline): the paired statistics the Compare page's
+    Metrics tab shows, with repeats its self-consistency."""
+    from prompt_playground.statistics import compare_pair, format_statistics
+
+    lines: list[str] = []
+    for candidate in keys[1:]:
+        try:
+            stats = compare_pair(results, schemas, baseline=keys[0], candidate=candidate)
+        except PlaygroundError as exc:
+            lines += ["", f"Statistics {candidate} vs {keys[0]}: {exc.message}"]
+            continue
+        lines += ["", "Paired statistics:", format_statistics(stats)]
+    return lines
 
 
 def format_summary(record: Any, comparison: Any) -> str:

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from prompt_playground.export import Format, Shape
 
 
+#: Bounds of "repeats per sample" (``--repeat``).
+MIN_REPEATS, MAX_REPEATS = 1, 20
+
+
 class PreflightError(SamplesError):
     """The samples cannot run through the planned variants; nothing was sent."""
 
@@ -69,6 +73,7 @@ class Plan:
     fields: tuple[str, ...]
     expected_fields: tuple[str, ...]
     drafts: tuple[Draft, ...] = ()
+    repeats: int = 1
 
     @property
     def keys(self) -> list[str]:
@@ -76,7 +81,7 @@ class Plan:
 
     @property
     def calls(self) -> int:
-        return len(self.samples) * len(self.variants)
+        return len(self.samples) * len(self.variants) * self.repeats
 
     def describe(self) -> str:
         """``production=v1, draft:shorter`` — what each variant resolved to."""
@@ -98,6 +103,7 @@ def plan(
     kind: RunKind = "batch",
     drafts: Iterable[Draft] = (),
     first: int | None = None,
+    repeats: int = 1,
 ) -> Plan:
     """Resolve the variants once and check the samples against exactly those versions.
 
@@ -106,11 +112,16 @@ def plan(
             ``drafts`` is read from the run store.
         samples_hash: identifies the samples (default: a digest of the parsed samples).
         first: run only the first N samples (the Playground's "first N rows").
+        repeats: how many times each (sample, variant) is called (1-20).
 
     Raises:
         PreflightError: a variable has no column, or no row can run; nothing was sent.
         PlaygroundError: a variant or draft does not exist, a schema does not build, ...
     """
+    if not MIN_REPEATS <= repeats <= MAX_REPEATS:
+        raise PlaygroundError(
+            f"Repeats per sample must be {MIN_REPEATS} to {MAX_REPEATS}, not {repeats}."
+        )
     parsed = [v if isinstance(v, Variant) else Variant.parse(v) for v in variants]
     given = {d.name: d for d in drafts}
     for variant in parsed:
@@ -154,6 +165,7 @@ def plan(
         fields=fields,
         expected_fields=tuple(samples.expected_fields),
         drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
+        repeats=repeats,
     )
 
 
@@ -195,6 +207,7 @@ def start(
         samples_hash=plan.samples_hash,
         kind=plan.kind,
         meta=_export_meta(plan),
+        repeats=plan.repeats,
     )
     if background:
         from prompt_playground import worker

@@ -44,6 +44,7 @@ from prompt_playground.ui.widgets import (
 
 PAGE_ROWS = 200
 HIGHLIGHT = "background-color: #ffe08a; color: #000"
+UNSTABLE = "background-color: #f4b6b6; color: #000; font-style: italic"
 NO_COLUMN = "(not mapped)"
 
 
@@ -214,15 +215,29 @@ def _setup(services: Services) -> None:
         help="Pick two or more: labels (production, staging), versions (v3) or unsaved drafts "
         "from the Playground (draft:<name>).",
     )
-    concurrency = int(
-        st.number_input(
-            "Concurrency (calls in flight)",
-            min_value=1,
-            max_value=64,
-            value=services.settings.concurrency,
-            key=keys.COMPARE_CONCURRENCY,
+    col_conc, col_rep = st.columns(2)
+    with col_conc:
+        concurrency = int(
+            st.number_input(
+                "Concurrency (calls in flight)",
+                min_value=1,
+                max_value=64,
+                value=services.settings.concurrency,
+                key=keys.COMPARE_CONCURRENCY,
+            )
         )
-    )
+    with col_rep:
+        repeats = int(
+            st.number_input(
+                "Repeats per sample",
+                min_value=comparisons.MIN_REPEATS,
+                max_value=comparisons.MAX_REPEATS,
+                value=1,
+                key=keys.COMPARE_REPEATS,
+                help="Call each (sample, variant) this many times, each its own trace, to see "
+                "whether a variant agrees with itself (self-consistency).",
+            )
+        )
     if sample_set is None or source is None:
         st.info(
             "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
@@ -241,7 +256,9 @@ def _setup(services: Services) -> None:
     if report.ok:
         st.success(
             f"Pre-flight OK: {report.runnable_count} of {report.sample_count} rows runnable × "
-            f"{len(chosen)} variants = {report.sample_count * len(chosen)} calls."
+            f"{len(chosen)} variants"
+            + (f" × {repeats} repeats" if repeats > 1 else "")
+            + f" = {report.sample_count * len(chosen) * repeats} calls."
         )
     else:
         st.error(f"Pre-flight failed; nothing would be sent. {plain(report.summary())}")
@@ -251,7 +268,7 @@ def _setup(services: Services) -> None:
                 (st.error if p.severity == "error" else st.warning)(plain(p.message))
     ready = report.ok and not schema_problems
     if st.button("Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready):
-        _start(services, name, chosen, sample_set, source, mapping, concurrency)
+        _start(services, name, chosen, sample_set, source, mapping, concurrency, repeats)
 
 
 def _variables_and_schemas(
@@ -306,6 +323,7 @@ def _start(
     source: _Source,
     mapping: dict[str, str],
     concurrency: int,
+    repeats: int = 1,
 ) -> None:
     try:
         with st.spinner("Resolving the variants and connecting to the model…"):
@@ -317,6 +335,7 @@ def _start(
                 samples_hash=file_hash(source.data),
                 mapping=mapping,
                 concurrency=concurrency,
+                repeats=repeats,
             )
             record = comparisons.start(services, planned, background=True)
     except PlaygroundError as exc:
@@ -406,11 +425,13 @@ def _header(record: RunRecord) -> None:
             st.json(record.meta["drift"])
 
 
-def _styled(page: pd.DataFrame, mask: pd.DataFrame) -> Any:
-    sub_mask = mask.loc[page.index, page.columns]
-    return page.style.apply(
-        lambda _frame: sub_mask.replace({True: HIGHLIGHT, False: ""}), axis=None
-    )
+def _styled(page: pd.DataFrame, mask: pd.DataFrame, unstable: pd.DataFrame | None = None) -> Any:
+    """Differing cells yellow; with repeats, cells whose repeats disagree red and italic."""
+    styles = mask.loc[page.index, page.columns].replace({True: HIGHLIGHT, False: ""})
+    if unstable is not None:
+        shaky = unstable.loc[page.index, page.columns].astype(bool)
+        styles = styles.mask(shaky, UNSTABLE)
+    return page.style.apply(lambda _frame: styles, axis=None)
 
 
 def _results(services: Services, view: RunView, record: RunRecord) -> None:
@@ -437,6 +458,12 @@ def _side_by_side(services: Services, view: RunView) -> None:
         f"Only rows that differ ({n_differ} of {len(table)})", key=keys.COMPARE_ONLY_DIFF
     )
     shown = table[table["differs"]] if only_diff else table
+    if view.repeats > 1:
+        st.caption(
+            f"{view.repeats} repeats per sample: each cell shows the majority answer and how "
+            f"many repeats gave it. Unstable cells (repeats disagree): {view.n_unstable}, "
+            "marked red."
+        )
     pages = max(1, -(-len(shown) // PAGE_ROWS))
     page_no = 1
     if pages > 1:
@@ -454,7 +481,7 @@ def _side_by_side(services: Services, view: RunView) -> None:
     columns = ["sample_id", *field_columns(view), *errors]
     st.session_state[keys.COMPARE_PAGE_IDS] = page["sample_id"].tolist()
     st.dataframe(
-        _styled(page[columns], view.mask),
+        _styled(page[columns], view.mask, view.unstable),
         hide_index=True,
         key=keys.COMPARE_TABLE,
         on_select=_on_select,
