@@ -177,6 +177,22 @@ def run(
             "self-consistency.",
         ),
     ] = 1,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Print the pre-run estimate (calls, tokens, cost, wall time) and stop; "
+            "no call is made.",
+        ),
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0,
+            help="Refuse to start when the upper cost estimate (USD) is above this.",
+        ),
+    ] = None,
 ) -> None:
     """Run samples through each label/version/draft and print the comparison."""
     from prompt_playground import comparisons
@@ -238,6 +254,14 @@ def run(
             drafts=drafts,
             repeats=repeat,
         )
+        if planned.estimate is not None and (estimate or max_cost is not None):
+            typer.echo("Estimate before running:", err=not estimate)
+            for line in planned.estimate.lines():
+                typer.echo(f"  {line}", err=not estimate)
+        if estimate:
+            return
+        if max_cost is not None and planned.estimate is not None:
+            planned.estimate.check_cost(max_cost)
         repeats = f" × {planned.repeats} repeats" if planned.repeats > 1 else ""
         typer.echo(
             f"Running {len(planned.samples)} samples × {len(planned.variants)} variants{repeats} "

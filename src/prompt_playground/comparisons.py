@@ -20,6 +20,8 @@ from prompt_playground.compare_values import schema_fields
 from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.estimate import Estimate, llama_tokenizer
+from prompt_playground.estimate import estimate as estimate_run
 from prompt_playground.history import LabelMove
 from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import Promotion, matching_version
@@ -74,6 +76,7 @@ class Plan:
     expected_fields: tuple[str, ...]
     drafts: tuple[Draft, ...] = ()
     repeats: int = 1
+    estimate: Estimate | None = None  # calls, tokens, cost and wall time before any call
 
     @property
     def keys(self) -> list[str]:
@@ -104,6 +107,7 @@ def plan(
     drafts: Iterable[Draft] = (),
     first: int | None = None,
     repeats: int = 1,
+    estimate: bool = True,
 ) -> Plan:
     """Resolve the variants once and check the samples against exactly those versions.
 
@@ -113,6 +117,7 @@ def plan(
         samples_hash: identifies the samples (default: a digest of the parsed samples).
         first: run only the first N samples (the Playground's "first N rows").
         repeats: how many times each (sample, variant) is called (1-20).
+        estimate: attach the pre-run estimate (asks the endpoint's tokenizer, never the model).
 
     Raises:
         PreflightError: a variable has no column, or no row can run; nothing was sent.
@@ -152,7 +157,7 @@ def plan(
         fields = ()
     if samples_hash is None:
         samples_hash = file_hash(sample_set_digest(mapped))
-    return Plan(
+    planned = Plan(
         prompt_name=prompt,
         variants=tuple(prepared),
         samples=tuple(chosen),
@@ -166,6 +171,24 @@ def plan(
         expected_fields=tuple(samples.expected_fields),
         drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
         repeats=repeats,
+    )
+    if not estimate:
+        return planned
+    return replace(planned, estimate=estimate_plan(services, planned))
+
+
+def estimate_plan(services: Services, plan: Plan) -> Estimate:
+    """The pre-run estimate of ``plan`` (see :mod:`prompt_playground.estimate`)."""
+    endpoint = services.endpoint()
+    return estimate_run(
+        store=services.store,
+        endpoint=endpoint,
+        prompt_name=plan.prompt_name,
+        variants=plan.variants,
+        samples=plan.samples,
+        repeats=plan.repeats,
+        concurrency=plan.concurrency,
+        tokenizer=llama_tokenizer(endpoint.base_url),
     )
 
 
@@ -194,9 +217,17 @@ def start(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     background: bool = False,
+    max_cost_usd: float | None = None,
 ) -> RunRecord:
     """Run the plan: in the foreground (the CLI; returns the finished run) or in the background
-    worker (pages; returns the run as recorded, still running — poll the run store)."""
+    worker (pages; returns the run as recorded, still running — poll the run store).
+
+    Raises:
+        CostLimitError: ``max_cost_usd`` is set and the plan's upper cost estimate exceeds it
+            (or cannot be bounded); nothing was sent.
+    """
+    if max_cost_usd is not None:
+        (plan.estimate or estimate_plan(services, plan)).check_cost(max_cost_usd)
     prepared = list(plan.variants)
     request = RunRequest(
         prompt_name=plan.prompt_name,

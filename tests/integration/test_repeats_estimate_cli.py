@@ -185,3 +185,51 @@ def test_repeat_out_of_range_is_refused(env: dict[str, str], files: Path) -> Non
     proc = cli(env, *run_args(files, "--repeat", "21"))
     assert proc.returncode == 2
     assert "--repeat" in proc.stderr
+
+
+def test_estimate_prints_and_makes_no_model_call(
+    env: dict[str, str], files: Path, fake: FakeOpenAIServer, repeated: dict[str, Any]
+) -> None:
+    fake.state.clear()
+    proc = cli(env, *run_args(files, "--estimate", "--repeat", "2"))
+    assert proc.returncode == 0, proc.stderr
+    assert fake.state.request_count == 0
+    out = proc.stdout
+    assert f"Calls: {N_SAMPLES * 2 * 2} (× 2 repeats)" in out
+    assert "Input tokens: ≈" in out  # the test server has no tokenizer here
+    # output tokens of both versions are known from the repeated run before
+    assert "production: output from" in out
+    assert "earlier calls of v1" in out
+    assert re.search(r"Cost: \$\d+\.\d{4} – \$\d+\.\d{4}", out), out
+    assert "mean latency" in out
+
+
+def test_estimate_counts_input_with_the_endpoints_tokenizer(
+    env: dict[str, str], files: Path, fake: FakeOpenAIServer
+) -> None:
+    fake.state.clear()
+    fake.state.tokenize = True
+    try:
+        proc = cli(env, *run_args(files, "--estimate"))
+    finally:
+        fake.state.tokenize = False
+    assert proc.returncode == 0, proc.stderr
+    assert fake.state.request_count == 0
+    assert fake.state.tokenize_count > N_SAMPLES  # a probe, then each sample × variant
+    found = re.search(r"Input tokens: ([\d,]+)\n", proc.stdout)
+    assert found, proc.stdout  # no "≈": counted
+    # 6 words of system prompt + 6 of each message, plus 4 per message of template allowance
+    assert int(found.group(1).replace(",", "")) == 2 * N_SAMPLES * (6 + 6 + 2 * 4)
+
+
+def test_max_cost_refuses_over_the_limit_and_sends_nothing(
+    env: dict[str, str], files: Path, fake: FakeOpenAIServer
+) -> None:
+    fake.state.clear()
+    proc = cli(env, *run_args(files, "--max-cost", "0.000001"))
+    assert proc.returncode == 1
+    assert "Refusing to start: the estimate is up to $" in proc.stderr
+    assert fake.state.request_count == 0
+    allowed = cli(env, *run_args(files, "--max-cost", "5"))
+    assert allowed.returncode == 0, allowed.stderr
+    assert fake.state.request_count == N_SAMPLES * 2

@@ -267,8 +267,66 @@ def _setup(services: Services) -> None:
             for p in report.problems[:200]:
                 (st.error if p.severity == "error" else st.warning)(plain(p.message))
     ready = report.ok and not schema_problems
-    if st.button("Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready):
-        _start(services, name, chosen, sample_set, source, mapping, concurrency, repeats)
+    col_run, col_estimate = st.columns([1, 2])
+    with col_estimate:
+        max_cost = st.number_input(
+            "Cost limit (USD, optional)",
+            min_value=0.0,
+            value=None,
+            step=0.5,
+            format="%.4f",
+            key=keys.COMPARE_MAX_COST,
+            help="Refuse to start when the upper cost estimate is above this.",
+        )
+        if ready:
+            _estimate(services, name, chosen, sample_set, source, mapping, concurrency, repeats)
+    with col_run:
+        clicked = st.button(
+            "Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready
+        )
+    if clicked:
+        _start(services, name, chosen, sample_set, source, mapping, concurrency, repeats, max_cost)
+
+
+def _estimate(
+    services: Services,
+    name: str,
+    chosen: list[str],
+    sample_set: SampleSet,
+    source: _Source,
+    mapping: dict[str, str],
+    concurrency: int,
+    repeats: int,
+) -> None:
+    """The pre-run estimate next to Run, computed again whenever an input changes."""
+    data_hash = file_hash(source.data)
+    inputs = (name, tuple(chosen), data_hash, tuple(sorted(mapping.items())), concurrency, repeats)
+    cached = st.session_state.get(keys.COMPARE_ESTIMATE)
+    if cached is None or cached[0] != inputs:
+        try:
+            planned = comparisons.plan(
+                services,
+                prompt=name,
+                variants=chosen,
+                samples=sample_set,
+                samples_hash=data_hash,
+                mapping=mapping,
+                concurrency=concurrency,
+                repeats=repeats,
+            )
+        except PlaygroundError as exc:
+            st.caption(f"No estimate: {plain(exc.message)}")
+            return
+        cached = (inputs, planned.estimate)
+        st.session_state[keys.COMPARE_ESTIMATE] = cached
+    estimate = cached[1]
+    if estimate is None:
+        return
+    lines = estimate.lines()
+    st.markdown("**Estimate before running**  \n" + "  \n".join(plain(x) for x in lines[:5]))
+    with st.expander("Estimate details"):
+        for line in lines[5:]:
+            st.caption(plain(line.strip()))
 
 
 def _variables_and_schemas(
@@ -324,6 +382,7 @@ def _start(
     mapping: dict[str, str],
     concurrency: int,
     repeats: int = 1,
+    max_cost: float | None = None,
 ) -> None:
     try:
         with st.spinner("Resolving the variants and connecting to the model…"):
@@ -337,7 +396,7 @@ def _start(
                 concurrency=concurrency,
                 repeats=repeats,
             )
-            record = comparisons.start(services, planned, background=True)
+            record = comparisons.start(services, planned, background=True, max_cost_usd=max_cost)
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
         return

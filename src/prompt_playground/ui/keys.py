@@ -13,6 +13,7 @@ COMPARE_VARIANTS = "compare.variants"
 COMPARE_CONCURRENCY = "compare.concurrency"
 COMPARE_REPEATS = "compare.repeats"
 COMPARE_MAX_COST = "compare.max_cost"
+COMPARE_ESTIMATE = "compare.estimate"  # (inputs, Estimate) of the last inputs estimated
 COMPARE_MAPPING_PREFIX = "compare.map."
 COMPARE_RUN = "compare.run"
 COMPARE_CANCEL = "compare.cancel"
