@@ -172,3 +172,10 @@ def test_repeats_show_majority_and_stability_in_each_cell(
     cells = table["sentiment [production]"].tolist()
     assert all(c.endswith(("2/2", "1/2")) for c in cells), cells
     assert any("2 repeats per sample" in c.value for c in at.caption)
+    stats = frame_with(at, "p (Holm)")
+    assert set(stats["field"]) >= {"sentiment"}
+    assert set(stats["verdict"]) <= {"better", "worse", "no detectable difference"}
+    assert (stats["ci_low"] <= stats["difference"]).all()
+    assert (stats["difference"] <= stats["ci_high"]).all()
+    consistency = frame_with(at, "self-consistency")
+    assert set(consistency["variant"]) == {"production", "staging"}

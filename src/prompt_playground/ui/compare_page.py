@@ -22,6 +22,7 @@ from prompt_playground.runner import file_hash
 from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleSet, preflight
 from prompt_playground.schema import response_model_for
+from prompt_playground.statistics import compare_pair, format_statistics
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import (
@@ -504,6 +505,8 @@ def _results(services: Services, view: RunView, record: RunRecord) -> None:
         _side_by_side(services, view)
     with tab_metrics:
         _metrics(view)
+        if record.status != "running":
+            _significance(view, record)
         if not view.accuracy.empty and record.status != "running":
             _post_accuracy(services, view, record)
     with tab_export:
@@ -641,6 +644,105 @@ def _metrics(view: RunView) -> None:
             key="compare.accuracy",
             column_config={"accuracy": st.column_config.ProgressColumn(format="percent")},
         )
+
+
+def _significance(view: RunView, record: RunRecord) -> None:
+    """Each variant against the first (the baseline): is the difference more than noise?"""
+    if len(record.variants) < 2:
+        return
+    schemas = record.meta.get("schemas") or {}
+    baseline = record.variants[0]
+    rows: list[dict[str, Any]] = []
+    consistency: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for candidate in record.variants[1:]:
+        try:
+            stats = compare_pair(view.results, schemas, baseline=baseline, candidate=candidate)
+        except PlaygroundError as exc:
+            st.warning(plain(exc.message))
+            continue
+        texts.append(format_statistics(stats))
+        for name, fs in stats.fields.items():
+            t = fs.test
+            rows.append(
+                {
+                    "comparison": f"{candidate} vs {baseline}",
+                    "field": name,
+                    "baseline": t.baseline,
+                    "candidate": t.candidate,
+                    "difference": t.difference,
+                    "ci_low": t.ci95[0],
+                    "ci_high": t.ci95[1],
+                    "p": t.p_value,
+                    "p (Holm)": fs.p_adjusted,
+                    "verdict": fs.verdict,
+                    "samples to detect": t.n_needed,
+                }
+            )
+        for variant, per_field in stats.self_consistency.items():
+            for name, prop in per_field.items():
+                consistency.append(
+                    {"variant": variant, "field": name, "self-consistency": prop.rate}
+                )
+    if not rows and not consistency:
+        return
+    st.markdown(f"**Is it real? Paired statistics against {plain(baseline)}**")
+    if rows:
+        frame = pd.DataFrame(rows)
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key="compare.significance",
+            column_config={
+                "baseline": st.column_config.NumberColumn(format="percent"),
+                "candidate": st.column_config.NumberColumn(format="percent"),
+                "difference": st.column_config.NumberColumn(format="%+.3f"),
+                "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.3f"),
+                "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.3f"),
+                "p": st.column_config.NumberColumn(format="%.4f"),
+                "p (Holm)": st.column_config.NumberColumn(format="%.4f"),
+            },
+        )
+        st.altair_chart(_forest(frame), key="compare.forest")
+        st.caption(
+            "Forest plot: each field's accuracy difference (candidate − baseline) with its 95% "
+            "interval; an interval that does not cross 0 is a difference beyond noise."
+        )
+    if consistency:
+        st.markdown("**Self-consistency** (share of samples whose repeats all agree)")
+        st.dataframe(
+            pd.DataFrame(consistency),
+            hide_index=True,
+            key="compare.consistency",
+            column_config={"self-consistency": st.column_config.ProgressColumn(format="percent")},
+        )
+    with st.expander("As text (what the CLI prints)"):
+        st.code("\n\n".join(texts), language=None)
+
+
+def _forest(frame: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
+    data = frame.assign(row=frame["field"] + " · " + frame["comparison"])
+    base = alt.Chart(data).encode(y=alt.Y("row:N", title=None))
+    interval = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("ci_low:Q", title="difference in accuracy (95% CI)"),
+        x2="ci_high:Q",
+        color=alt.Color("verdict:N", legend=alt.Legend(orient="bottom")),
+    )
+    point = base.mark_point(filled=True, size=80).encode(
+        x="difference:Q",
+        color="verdict:N",
+        tooltip=[
+            "comparison",
+            "field",
+            alt.Tooltip("difference:Q", format="+.3f"),
+            alt.Tooltip("ci_low:Q", format="+.3f"),
+            alt.Tooltip("ci_high:Q", format="+.3f"),
+            alt.Tooltip("p (Holm):Q", format=".4f"),
+            "verdict",
+        ],
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
+    return alt.layer(zero, interval, point, title="Forest plot")
 
 
 def _post_accuracy(services: Services, view: RunView, record: RunRecord) -> None:
