@@ -95,11 +95,26 @@ def promote(
     version: Annotated[int, typer.Option(help="The version that gets the label.")],
     label: Annotated[str, typer.Option(help="The label to move, e.g. production.")],
     reason: Annotated[str | None, typer.Option(help="Why (kept in the label history).")] = None,
+    require_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--require-evidence",
+            help="Run the promotion gate on the latest comparison of this version with the "
+            "label's holder; refuse (exit 1) when it fails or there is none.",
+        ),
+    ] = False,
 ) -> None:
     """Move a label to a version (never `latest`), saying which version held it before."""
     from prompt_playground import comparisons
 
     with _services() as services:
+        evidence = None
+        if require_evidence:
+            evidence = comparisons.promotion_evidence(
+                services, prompt=name, version=version, label=label
+            )
+            if evidence.gate is not None:
+                typer.echo(evidence.gate.format())
         moved = comparisons.promote(
             services,
             prompt=name,
@@ -107,6 +122,8 @@ def promote(
             label=label,
             actor=comparisons.actor("cli"),
             reason=reason,
+            evidence=evidence,
+            require_evidence=require_evidence,
         )
         if not moved.changed:
             typer.echo(f"{name}: '{label}' is already on v{version}; nothing changed.")

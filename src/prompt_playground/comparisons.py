@@ -38,6 +38,7 @@ from prompt_playground.samples import PreflightReport, SampleSet, apply_mapping,
 
 if TYPE_CHECKING:
     from prompt_playground.bootstrap import Services
+    from prompt_playground.gate import GateResult
     from prompt_playground.export import Format, Shape
 
 
@@ -338,6 +339,75 @@ def actor(entry_point: Literal["cli", "app"]) -> str:
     return f"{user} ({entry_point})"
 
 
+class EvidenceError(PlaygroundError):
+    """A promotion needs evidence (or a reason to go without) that it does not have."""
+
+
+@dataclass(frozen=True)
+class PromotionEvidence:
+    """What backs moving ``label`` to ``version``: the label's holder, and the gate on the
+    latest comparison of the two (``gate`` is ``None`` when there is no such comparison)."""
+
+    label: str
+    version: int
+    holder: int | None
+    gate: GateResult | None
+    protected: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.gate is not None and self.gate.passed
+
+    @property
+    def needed(self) -> bool:
+        """A holder exists to compare against (a new label has nothing to beat)."""
+        return self.holder is not None and self.holder != self.version
+
+    def summary(self) -> str:
+        """One line for the label history and the CLI."""
+        if not self.needed:
+            return "no holder to compare against"
+        if self.gate is None:
+            return f"no comparison of v{self.version} with v{self.holder}"
+        verdict = "passed" if self.gate.passed else "FAILED"
+        return f"gate {verdict} on run {self.gate.run_id}"
+
+
+def promotion_evidence(
+    services: Services, *, prompt: str, version: int, label: str
+) -> PromotionEvidence:
+    """The gate for moving ``label`` to ``version``: on the latest completed comparison of that
+    version (or a draft with its exact content) with the label's current holder."""
+    from prompt_playground.drafts import content_hash
+    from prompt_playground.gate import find_evidence, gate_run
+
+    versions = services.prompts.versions(prompt)
+    target = next((v for v in versions if v.version == version), None)
+    if target is None:
+        raise PlaygroundError(f"Prompt '{prompt}' has no version {version}.")
+    holder = next((v.version for v in versions if label in v.labels), None)
+    protected = label in services.settings.protected_labels
+    if holder is None or holder == version:
+        return PromotionEvidence(label, version, holder, None, protected)
+    found = find_evidence(
+        services.store,
+        prompt,
+        candidate_version=version,
+        baseline_version=holder,
+        candidate_hash=content_hash(target.prompt, target.config),
+    )
+    gate = None
+    if found is not None:
+        gate = gate_run(
+            services.store,
+            found.run_id,
+            candidate=found.candidate,
+            baseline=found.baseline,
+            policy=services.settings.promotion_policy,
+        )
+    return PromotionEvidence(label, version, holder, gate, protected)
+
+
 def promote(
     services: Services,
     *,
@@ -346,16 +416,46 @@ def promote(
     label: str,
     actor: str,
     reason: str | None = None,
+    evidence: PromotionEvidence | None = None,
+    require_evidence: bool = False,
 ) -> Promotion:
     """Move ``label`` to ``version`` and record the move (who, when, from → to, reason) in the
     label history, for every entry point. Nothing is recorded when the label already is there;
-    two promotions of one label are serialised, so neither records a stale previous version."""
+    two promotions of one label are serialised, so neither records a stale previous version.
+
+    With ``evidence``, the history note records the run, the verdict and any override reason;
+    a failing (or missing) gate on a protected label needs a ``reason``. With
+    ``require_evidence``, a failing or missing gate refuses whatever the reason.
+
+    Raises:
+        EvidenceError: the gate refuses (see above); nothing moved.
+    """
+    reason = (reason or "").strip() or None
+    if require_evidence and evidence is None:
+        evidence = promotion_evidence(services, prompt=prompt, version=version, label=label)
+    note = reason
+    if evidence is not None and evidence.needed:
+        if not evidence.passed and require_evidence:
+            raise EvidenceError(
+                f"Not promoted: {evidence.summary()}. Compare v{version} with "
+                f"v{evidence.holder} ('{label}') first, or promote without --require-evidence."
+            )
+        if not evidence.passed and evidence.protected and reason is None:
+            raise EvidenceError(
+                f"Not promoted: '{label}' is protected and the evidence does not support the "
+                f"move ({evidence.summary()}). Give a reason to override."
+            )
+        note = f"{evidence.summary()}" + (
+            f"; override: {reason}" if reason and not evidence.passed else ""
+        )
+        if reason and evidence.passed:
+            note = f"{reason} ({note})"
     promotion, _ = services.history.promote(
         services.prompts,
         prompt,
         version,
         label,
-        note=(reason or "").strip() or None,
+        note=note,
         actor=actor,
     )
     return promotion
