@@ -38,8 +38,8 @@ from prompt_playground.samples import PreflightReport, SampleSet, apply_mapping,
 
 if TYPE_CHECKING:
     from prompt_playground.bootstrap import Services
-    from prompt_playground.gate import GateResult
     from prompt_playground.export import Format, Shape
+    from prompt_playground.gate import GateResult
 
 
 #: Bounds of "repeats per sample" (``--repeat``).
