@@ -359,6 +359,11 @@ class PromotionEvidence:
         return self.gate is not None and self.gate.passed
 
     @property
+    def failed(self) -> bool:
+        """The gate ran and failed (no comparison at all is not a failure, only a warning)."""
+        return self.gate is not None and not self.gate.passed
+
+    @property
     def needed(self) -> bool:
         """A holder exists to compare against (a new label has nothing to beat)."""
         return self.holder is not None and self.holder != self.version
@@ -424,7 +429,7 @@ def promote(
     two promotions of one label are serialised, so neither records a stale previous version.
 
     With ``evidence``, the history note records the run, the verdict and any override reason;
-    a failing (or missing) gate on a protected label needs a ``reason``. With
+    a failing gate on a protected label needs a ``reason`` (a missing comparison does not). With
     ``require_evidence``, a failing or missing gate refuses whatever the reason.
 
     Raises:
@@ -440,7 +445,7 @@ def promote(
                 f"Not promoted: {evidence.summary()}. Compare v{version} with "
                 f"v{evidence.holder} ('{label}') first, or promote without --require-evidence."
             )
-        if not evidence.passed and evidence.protected and reason is None:
+        if evidence.failed and evidence.protected and reason is None:
             raise EvidenceError(
                 f"Not promoted: '{label}' is protected and the evidence does not support the "
                 f"move ({evidence.summary()}). Give a reason to override."

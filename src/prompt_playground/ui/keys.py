@@ -79,6 +79,8 @@ VERSIONS_PROMOTE_LABEL = "versions.promote_label"
 VERSIONS_PROMOTE_OPEN = "versions.promote_open"
 VERSIONS_PROMOTE_CONFIRM_TEXT = "versions.promote_confirm_text"
 VERSIONS_PROMOTE_CONFIRM = "versions.promote_confirm"
+VERSIONS_PROMOTE_REASON = "versions.promote_reason"
+VERSIONS_PROMOTE_OPEN_RUN = "versions.promote_open_run"
 VERSIONS_ROLLBACK_PREFIX = "versions.rollback."
 VERSIONS_FLASH = "versions.flash"
 
