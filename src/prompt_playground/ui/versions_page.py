@@ -264,7 +264,7 @@ def _evidence(
         )
         return evidence
     head = "passes" if gate.passed else "FAILS"
-    (st.success if gate.passed else st.error)(
+    (st.success if gate.passed else st.warning)(
         f"Promotion gate {head}: {plain(gate.candidate)} over {plain(gate.baseline)} on run "
         f"{plain(gate.run_id)} ({gate.n_samples} samples"
         + (f" × {gate.repeats} repeats" if gate.repeats > 1 else "")
