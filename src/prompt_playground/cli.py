@@ -95,11 +95,26 @@ def promote(
     version: Annotated[int, typer.Option(help="The version that gets the label.")],
     label: Annotated[str, typer.Option(help="The label to move, e.g. production.")],
     reason: Annotated[str | None, typer.Option(help="Why (kept in the label history).")] = None,
+    require_evidence: Annotated[
+        bool,
+        typer.Option(
+            "--require-evidence",
+            help="Run the promotion gate on the latest comparison of this version with the "
+            "label's holder; refuse (exit 1) when it fails or there is none.",
+        ),
+    ] = False,
 ) -> None:
     """Move a label to a version (never `latest`), saying which version held it before."""
     from prompt_playground import comparisons
 
     with _services() as services:
+        evidence = None
+        if require_evidence:
+            evidence = comparisons.promotion_evidence(
+                services, prompt=name, version=version, label=label
+            )
+            if evidence.gate is not None:
+                typer.echo(evidence.gate.format())
         moved = comparisons.promote(
             services,
             prompt=name,
@@ -107,6 +122,8 @@ def promote(
             label=label,
             actor=comparisons.actor("cli"),
             reason=reason,
+            evidence=evidence,
+            require_evidence=require_evidence,
         )
         if not moved.changed:
             typer.echo(f"{name}: '{label}' is already on v{version}; nothing changed.")
@@ -167,6 +184,32 @@ def run(
         bool, typer.Option(help="Post per-field accuracy to Langfuse as scores.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress line.")] = False,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            max=20,
+            help="Call each (sample, variant) N times (1-20), each its own trace, to measure "
+            "self-consistency.",
+        ),
+    ] = 1,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Print the pre-run estimate (calls, tokens, cost, wall time) and stop; "
+            "no call is made.",
+        ),
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0,
+            help="Refuse to start when the upper cost estimate (USD) is above this.",
+        ),
+    ] = None,
 ) -> None:
     """Run samples through each label/version/draft and print the comparison."""
     from prompt_playground import comparisons
@@ -226,9 +269,19 @@ def run(
             mapping=var_map or None,
             concurrency=concurrency,
             drafts=drafts,
+            repeats=repeat,
         )
+        if planned.estimate is not None and (estimate or max_cost is not None):
+            typer.echo("Estimate before running:", err=not estimate)
+            for line in planned.estimate.lines():
+                typer.echo(f"  {line}", err=not estimate)
+        if estimate:
+            return
+        if max_cost is not None and planned.estimate is not None:
+            planned.estimate.check_cost(max_cost)
+        repeats = f" × {planned.repeats} repeats" if planned.repeats > 1 else ""
         typer.echo(
-            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants "
+            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants{repeats} "
             f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}"
             + (
                 f" (capped from {planned.capped_from}: the endpoint serves "
@@ -268,6 +321,8 @@ def run(
         schemas = {p.key: p.model.schema for p in planned.variants}
         comparison = compare(results, schemas, planned.keys)
         typer.echo(format_summary(record, comparison))
+        for line in _paired_summary(results, schemas, planned.keys):
+            typer.echo(line)
         if post_scores:
             sent = services.scores.post(accuracy_scores(results, schemas))
             typer.echo(f"Posted {sent} scores to Langfuse.")
@@ -335,6 +390,22 @@ def datasets_save(
 def _load_reporting() -> None:
     import prompt_playground.compare
     import prompt_playground.export  # noqa: F401
+
+
+def _paired_summary(results: Any, schemas: Any, keys: list[str]) -> list[str]:
+    """Each variant against the first (the baseline): the paired statistics the Compare page's
+    Metrics tab shows, with repeats its self-consistency."""
+    from prompt_playground.statistics import compare_pair, format_statistics
+
+    lines: list[str] = []
+    for candidate in keys[1:]:
+        try:
+            stats = compare_pair(results, schemas, baseline=keys[0], candidate=candidate)
+        except PlaygroundError as exc:
+            lines += ["", f"Statistics {candidate} vs {keys[0]}: {exc.message}"]
+            continue
+        lines += ["", "Paired statistics:", format_statistics(stats)]
+    return lines
 
 
 def format_summary(record: Any, comparison: Any) -> str:

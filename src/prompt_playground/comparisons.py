@@ -20,6 +20,8 @@ from prompt_playground.compare_values import schema_fields
 from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
+from prompt_playground.estimate import Estimate, llama_tokenizer
+from prompt_playground.estimate import estimate as estimate_run
 from prompt_playground.history import LabelMove
 from prompt_playground.models import Result, Sample, Variant
 from prompt_playground.prompts import Promotion, matching_version
@@ -37,6 +39,11 @@ from prompt_playground.samples import PreflightReport, SampleSet, apply_mapping,
 if TYPE_CHECKING:
     from prompt_playground.bootstrap import Services
     from prompt_playground.export import Format, Shape
+    from prompt_playground.gate import GateResult
+
+
+#: Bounds of "repeats per sample" (``--repeat``).
+MIN_REPEATS, MAX_REPEATS = 1, 20
 
 
 class PreflightError(SamplesError):
@@ -71,6 +78,8 @@ class Plan:
     drafts: tuple[Draft, ...] = ()
     #: The concurrency asked for, when the endpoint serves fewer calls at once best (else None).
     capped_from: int | None = None
+    repeats: int = 1
+    estimate: Estimate | None = None  # calls, tokens, cost and wall time before any call
 
     @property
     def keys(self) -> list[str]:
@@ -78,7 +87,7 @@ class Plan:
 
     @property
     def calls(self) -> int:
-        return len(self.samples) * len(self.variants)
+        return len(self.samples) * len(self.variants) * self.repeats
 
     def describe(self) -> str:
         """``production=v1, draft:shorter`` — what each variant resolved to."""
@@ -100,6 +109,8 @@ def plan(
     kind: RunKind = "batch",
     drafts: Iterable[Draft] = (),
     first: int | None = None,
+    repeats: int = 1,
+    estimate: bool = True,
 ) -> Plan:
     """Resolve the variants once and check the samples against exactly those versions.
 
@@ -108,11 +119,17 @@ def plan(
             ``drafts`` is read from the run store.
         samples_hash: identifies the samples (default: a digest of the parsed samples).
         first: run only the first N samples (the Playground's "first N rows").
+        repeats: how many times each (sample, variant) is called (1-20).
+        estimate: attach the pre-run estimate (asks the endpoint's tokenizer, never the model).
 
     Raises:
         PreflightError: a variable has no column, or no row can run; nothing was sent.
         PlaygroundError: a variant or draft does not exist, a schema does not build, ...
     """
+    if not MIN_REPEATS <= repeats <= MAX_REPEATS:
+        raise PlaygroundError(
+            f"Repeats per sample must be {MIN_REPEATS} to {MAX_REPEATS}, not {repeats}."
+        )
     parsed = [v if isinstance(v, Variant) else Variant.parse(v) for v in variants]
     given = {d.name: d for d in drafts}
     for variant in parsed:
@@ -144,7 +161,7 @@ def plan(
     if samples_hash is None:
         samples_hash = file_hash(sample_set_digest(mapped))
     requested = concurrency or services.settings.concurrency
-    return Plan(
+    planned = Plan(
         prompt_name=prompt,
         variants=tuple(prepared),
         samples=tuple(chosen),
@@ -158,6 +175,25 @@ def plan(
         fields=fields,
         expected_fields=tuple(samples.expected_fields),
         drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
+        repeats=repeats,
+    )
+    if not estimate:
+        return planned
+    return replace(planned, estimate=estimate_plan(services, planned))
+
+
+def estimate_plan(services: Services, plan: Plan) -> Estimate:
+    """The pre-run estimate of ``plan`` (see :mod:`prompt_playground.estimate`)."""
+    endpoint = services.endpoint()
+    return estimate_run(
+        store=services.store,
+        endpoint=endpoint,
+        prompt_name=plan.prompt_name,
+        variants=plan.variants,
+        samples=plan.samples,
+        repeats=plan.repeats,
+        concurrency=plan.concurrency,
+        tokenizer=llama_tokenizer(endpoint.base_url),
     )
 
 
@@ -186,9 +222,17 @@ def start(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     background: bool = False,
+    max_cost_usd: float | None = None,
 ) -> RunRecord:
     """Run the plan: in the foreground (the CLI; returns the finished run) or in the background
-    worker (pages; returns the run as recorded, still running — poll the run store)."""
+    worker (pages; returns the run as recorded, still running — poll the run store).
+
+    Raises:
+        CostLimitError: ``max_cost_usd`` is set and the plan's upper cost estimate exceeds it
+            (or cannot be bounded); nothing was sent.
+    """
+    if max_cost_usd is not None:
+        (plan.estimate or estimate_plan(services, plan)).check_cost(max_cost_usd)
     prepared = list(plan.variants)
     request = RunRequest(
         prompt_name=plan.prompt_name,
@@ -199,6 +243,7 @@ def start(
         samples_hash=plan.samples_hash,
         kind=plan.kind,
         meta=_export_meta(plan),
+        repeats=plan.repeats,
     )
     if background:
         from prompt_playground import worker
@@ -298,6 +343,80 @@ def actor(entry_point: Literal["cli", "app"]) -> str:
     return f"{user} ({entry_point})"
 
 
+class EvidenceError(PlaygroundError):
+    """A promotion needs evidence (or a reason to go without) that it does not have."""
+
+
+@dataclass(frozen=True)
+class PromotionEvidence:
+    """What backs moving ``label`` to ``version``: the label's holder, and the gate on the
+    latest comparison of the two (``gate`` is ``None`` when there is no such comparison)."""
+
+    label: str
+    version: int
+    holder: int | None
+    gate: GateResult | None
+    protected: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.gate is not None and self.gate.passed
+
+    @property
+    def failed(self) -> bool:
+        """The gate ran and failed (no comparison at all is not a failure, only a warning)."""
+        return self.gate is not None and not self.gate.passed
+
+    @property
+    def needed(self) -> bool:
+        """A holder exists to compare against (a new label has nothing to beat)."""
+        return self.holder is not None and self.holder != self.version
+
+    def summary(self) -> str:
+        """One line for the label history and the CLI."""
+        if not self.needed:
+            return "no holder to compare against"
+        if self.gate is None:
+            return f"no comparison of v{self.version} with v{self.holder}"
+        verdict = "passed" if self.gate.passed else "FAILED"
+        return f"gate {verdict} on run {self.gate.run_id}"
+
+
+def promotion_evidence(
+    services: Services, *, prompt: str, version: int, label: str
+) -> PromotionEvidence:
+    """The gate for moving ``label`` to ``version``: on the latest completed comparison of that
+    version (or a draft with its exact content) with the label's current holder."""
+    from prompt_playground.drafts import content_hash
+    from prompt_playground.gate import find_evidence, gate_run
+
+    versions = services.prompts.versions(prompt)
+    target = next((v for v in versions if v.version == version), None)
+    if target is None:
+        raise PlaygroundError(f"Prompt '{prompt}' has no version {version}.")
+    holder = next((v.version for v in versions if label in v.labels), None)
+    protected = label in services.settings.protected_labels
+    if holder is None or holder == version:
+        return PromotionEvidence(label, version, holder, None, protected)
+    found = find_evidence(
+        services.store,
+        prompt,
+        candidate_version=version,
+        baseline_version=holder,
+        candidate_hash=content_hash(target.prompt, target.config),
+    )
+    gate = None
+    if found is not None:
+        gate = gate_run(
+            services.store,
+            found.run_id,
+            candidate=found.candidate,
+            baseline=found.baseline,
+            policy=services.settings.promotion_policy,
+        )
+    return PromotionEvidence(label, version, holder, gate, protected)
+
+
 def promote(
     services: Services,
     *,
@@ -306,16 +425,46 @@ def promote(
     label: str,
     actor: str,
     reason: str | None = None,
+    evidence: PromotionEvidence | None = None,
+    require_evidence: bool = False,
 ) -> Promotion:
     """Move ``label`` to ``version`` and record the move (who, when, from → to, reason) in the
     label history, for every entry point. Nothing is recorded when the label already is there;
-    two promotions of one label are serialised, so neither records a stale previous version."""
+    two promotions of one label are serialised, so neither records a stale previous version.
+
+    With ``evidence``, the history note records the run, the verdict and any override reason;
+    a failing gate on a protected label needs a ``reason`` (a missing comparison does not). With
+    ``require_evidence``, a failing or missing gate refuses whatever the reason.
+
+    Raises:
+        EvidenceError: the gate refuses (see above); nothing moved.
+    """
+    reason = (reason or "").strip() or None
+    if require_evidence and evidence is None:
+        evidence = promotion_evidence(services, prompt=prompt, version=version, label=label)
+    note = reason
+    if evidence is not None and evidence.needed:
+        if not evidence.passed and require_evidence:
+            raise EvidenceError(
+                f"Not promoted: {evidence.summary()}. Compare v{version} with "
+                f"v{evidence.holder} ('{label}') first, or promote without --require-evidence."
+            )
+        if evidence.failed and evidence.protected and reason is None:
+            raise EvidenceError(
+                f"Not promoted: '{label}' is protected and the evidence does not support the "
+                f"move ({evidence.summary()}). Give a reason to override."
+            )
+        note = f"{evidence.summary()}" + (
+            f"; override: {reason}" if reason and not evidence.passed else ""
+        )
+        if reason and evidence.passed:
+            note = f"{reason} ({note})"
     promotion, _ = services.history.promote(
         services.prompts,
         prompt,
         version,
         label,
-        note=(reason or "").strip() or None,
+        note=note,
         actor=actor,
     )
     return promotion

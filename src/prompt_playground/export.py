@@ -5,7 +5,11 @@ The long shape is a contract people script against; its columns and their order 
 the ends, never move::
 
     sample_id, variant, prompt_name, prompt_version, output.<field>..., error, attempts,
-    latency_ms, input_tokens, output_tokens, cost_usd, trace_id, trace_url, expected_<field>...
+    latency_ms, input_tokens, output_tokens, cost_usd, trace_id, trace_url, expected_<field>...,
+    repeat
+
+``repeat`` (1..N) says which of a (sample, variant)'s N calls a row is; the wide shape shows
+each field's majority value over the repeats.
 
 Lists and objects are JSON-encoded in every format, so a column holds the same values whatever
 the format. In CSV only, a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a
@@ -64,6 +68,7 @@ _DTYPES: dict[str, str] = {
     "cost_usd": "Float64",
     "trace_id": "str",
     "trace_url": "str",
+    "repeat": "Int64",
 }
 
 #: What a CSV text cell may not start with unquoted; the README lists every one.
@@ -94,6 +99,7 @@ def long_columns(fields: Sequence[str], expected_fields: Sequence[str] = ()) -> 
         *(output_column(f) for f in fields),
         *RUN_COLUMNS,
         *(expected_column(f) for f in expected_fields),
+        "repeat",
     ]
 
 
@@ -208,6 +214,7 @@ def to_long(
         columns["trace_url"].append(r.trace_url)
         for f in expected_fields:
             columns[expected_column(f)].append(r.expected.get(f))
+        columns["repeat"].append(r.repeat)
     return _frame(columns, _DTYPES)
 
 
@@ -220,9 +227,12 @@ def to_wide(
     """One row per sample: ``sample_id``, ``output.<field>.<variant>`` (field-major),
     ``error.<variant>``, then ``expected_<field>``.
 
-    A sample a variant has no result for has blank cells (no output, no error). For a repeated
-    (sample, variant) the last result wins.
+    A sample a variant has no result for has blank cells (no output, no error). A repeated
+    (sample, variant) shows each field's majority value over its valid answers, and its errors
+    as ``k/N failed: <first error>``.
     """
+    from prompt_playground.statistics import majority
+
     results = list(results)
     fields = list(_fields_of(results) if fields is None else fields)
     expected_fields = list(
@@ -232,10 +242,10 @@ def to_wide(
         variants = list(dict.fromkeys(r.variant for r in results))
     variants = list(dict.fromkeys(variants))
     wanted = set(variants)
-    by_sample: dict[str, dict[str, Result]] = {}
+    by_sample: dict[str, dict[str, list[Result]]] = {}
     for r in results:
         if r.variant in wanted:
-            by_sample.setdefault(r.sample_id, {})[r.variant] = r
+            by_sample.setdefault(r.sample_id, {}).setdefault(r.variant, []).append(r)
 
     names = [
         "sample_id",
@@ -249,20 +259,34 @@ def to_wide(
         columns["sample_id"].append(sample_id)
         for f in fields:
             for v in variants:
-                result = row.get(v)
-                output = (result.output if result is not None else None) or {}
-                columns[output_column(f, v)].append(output.get(f))
+                answers = [r.output[f] for r in row.get(v, []) if r.output and f in r.output]
+                found = majority(answers)
+                columns[output_column(f, v)].append(found.value if found is not None else None)
         for v in variants:
-            result = row.get(v)
-            columns[f"error.{v}"].append(result.error if result is not None else None)
+            columns[f"error.{v}"].append(_errors(row.get(v, [])))
         for f in expected_fields:
             value = next(
-                (r.expected[f] for r in row.values() if not _is_missing(r.expected.get(f))),
+                (
+                    r.expected[f]
+                    for rs in row.values()
+                    for r in rs
+                    if not _is_missing(r.expected.get(f))
+                ),
                 None,
             )
             columns[expected_column(f)].append(value)
     dtypes = {"sample_id": "str", **{f"error.{v}": "str" for v in variants}}
     return _frame(columns, dtypes)
+
+
+def _errors(results: Sequence[Result]) -> str | None:
+    """One call's error, or ``k/N failed: <first error>`` over a (sample, variant)'s repeats."""
+    failed = [r.error for r in results if r.error is not None]
+    if not failed:
+        return None
+    if len(results) == 1:
+        return failed[0]
+    return f"{len(failed)}/{len(results)} failed: {failed[0]}"
 
 
 # --------------------------------------------------------------------------- formats

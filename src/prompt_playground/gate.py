@@ -204,10 +204,15 @@ def find_evidence(
     *,
     candidate_version: int,
     baseline_version: int,
+    candidate_hash: str | None = None,
     limit: int = 200,
 ) -> Evidence | None:
     """The latest completed run of ``prompt_name`` that ran both versions (by any label or
-    number) on the same samples; ``None`` when there is none among the last ``limit`` runs."""
+    number) on the same samples; ``None`` when there is none among the last ``limit`` runs.
+
+    A draft whose content hash is ``candidate_hash`` (the candidate version's content) counts
+    as the candidate: a draft that was compared and then saved is evidence for its version.
+    """
     for record in store.list_runs(limit):
         if record.prompt_name != prompt_name or record.status != "completed":
             continue
@@ -215,9 +220,22 @@ def find_evidence(
         if not isinstance(versions, Mapping):
             continue
         candidate = _key_of(record.variants, versions, candidate_version)
+        if candidate is None and candidate_hash is not None:
+            candidate = _draft_key(record, candidate_hash)
         baseline = _key_of(record.variants, versions, baseline_version, avoid=candidate)
         if candidate is not None and baseline is not None and candidate != baseline:
             return Evidence(record.id, candidate, baseline)
+    return None
+
+
+def _draft_key(record: RunRecord, content_hash: str) -> str | None:
+    drafts = record.meta.get("drafts")
+    if not isinstance(drafts, Mapping):
+        return None
+    for key in record.variants:
+        meta = drafts.get(key)
+        if isinstance(meta, Mapping) and meta.get("content_hash") == content_hash:
+            return key
     return None
 
 

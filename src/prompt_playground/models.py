@@ -61,7 +61,8 @@ class Variant:
 
 @dataclass
 class Result:
-    """The outcome of one sample through one variant. A failed call is a result with an error."""
+    """The outcome of one sample through one variant (one of its repeats). A failed call is a
+    result with an error."""
 
     run_id: str
     sample_id: str
@@ -79,6 +80,7 @@ class Result:
     trace_id: str | None = None
     trace_url: str | None = None
     expected: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 1  # 1..N when each (sample, variant) was asked N times
 
     @property
     def ok(self) -> bool:

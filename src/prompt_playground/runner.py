@@ -94,6 +94,7 @@ class RunRequest:
     run_id: str = field(default_factory=lambda: new_run_id())
     kind: RunKind = "batch"
     meta: dict[str, Any] = field(default_factory=dict)  # more for the run's meta (see comparisons)
+    repeats: int = 1  # each (sample, variant) is called this many times, each its own trace
 
 
 def new_run_id() -> str:
@@ -187,7 +188,7 @@ class Runner:
 
     def start_run(self, request: RunRequest, prepared: Sequence[PreparedVariant]) -> RunRecord:
         """Record the run and its samples (what makes it reproducible) before any call."""
-        total = len(request.samples) * len(prepared)
+        total = len(request.samples) * len(prepared) * request.repeats
         record = RunRecord(
             id=request.run_id,
             prompt_name=request.prompt_name,
@@ -205,6 +206,7 @@ class Runner:
                 "parameters": {p.key: p.params for p in prepared},
                 "schema_sources": {p.key: p.model.source for p in prepared},
                 "drift": {p.key: p.model.drift for p in prepared if p.model.drift},
+                "repeats": request.repeats,
                 **request.meta,
             },
         )
@@ -250,7 +252,8 @@ class Runner:
         The run itself is neither created nor finished here (a worker process runs its share
         of a run this way).
         """
-        total = len(samples) * len(prepared)
+        repeats = max(1, int(record.meta.get("repeats") or 1))
+        total = len(samples) * len(prepared) * repeats
         started = time.perf_counter()
         done = 0
         errors = 0
@@ -262,8 +265,11 @@ class Runner:
             # run is finished as failed with that message rather than left "running".
             return "failed", exc.message
         concurrency = llm.endpoint.concurrency_for(concurrency)
-        pairs: Iterator[tuple[Sample, PreparedVariant]] = (
-            (sample, variant) for sample in samples for variant in prepared
+        calls: Iterator[tuple[Sample, PreparedVariant, int]] = (
+            (sample, variant, repeat)
+            for sample in samples
+            for repeat in range(1, repeats + 1)
+            for variant in prepared
         )
 
         def report(result: Result) -> None:
@@ -277,10 +283,10 @@ class Runner:
         kind = record.meta.get("kind", "batch")
 
         async def worker() -> None:
-            for sample, variant in pairs:
+            for sample, variant, repeat in calls:
                 if cancel.is_set():
                     return
-                report(await self._one(llm, record.id, sample, variant, kind))
+                report(await self._one(llm, record.id, sample, variant, kind, repeat))
 
         status: RunStatus = "completed"
         failure: str | None = None
@@ -302,7 +308,13 @@ class Runner:
         return status, failure
 
     async def _one(
-        self, llm: LLM, run_id: str, sample: Sample, variant: PreparedVariant, kind: str
+        self,
+        llm: LLM,
+        run_id: str,
+        sample: Sample,
+        variant: PreparedVariant,
+        kind: str,
+        repeat: int = 1,
     ) -> Result:
         prompt = variant.prompt
         result = Result(
@@ -312,6 +324,7 @@ class Runner:
             prompt_name=prompt.name,
             prompt_version=prompt.version if prompt.draft is None else None,
             expected=align_expected(sample.expected, variant.fields),
+            repeat=repeat,
         )
         if sample.error:
             result.error = f"Row {sample.row} was not run: {sample.error}"
@@ -323,6 +336,8 @@ class Runner:
             return result
         trace_id = self._new_trace_id()
         metadata = {"sample_id": sample.id[:150], "variant": variant.key, "run_id": run_id}
+        if repeat > 1:
+            metadata["repeat"] = str(repeat)
         if prompt.draft is not None:
             # No version exists to link to: the draft's name and content hash say what ran.
             metadata["draft"] = prompt.draft
@@ -338,7 +353,7 @@ class Runner:
                 variant.model.model,
                 prompt=prompt,
                 trace_id=trace_id,
-                name=_generation_name(kind, prompt, variant.key, sample.id),
+                name=_generation_name(kind, prompt, variant.key, sample.id, repeat),
             )
         result.output = outcome.output
         result.raw_output = outcome.raw_output
@@ -367,14 +382,17 @@ async def _watch(cancel: threading.Event, workers: Sequence[asyncio.Future[None]
         task.cancel()
 
 
-def _generation_name(kind: str, prompt: PromptVersion, variant_key: str, sample_id: str) -> str:
-    """A Playground call is named as the prompt it tried; a batch call by variant and sample;
-    a draft's call after its prompt (it has no version to be named by)."""
+def _generation_name(
+    kind: str, prompt: PromptVersion, variant_key: str, sample_id: str, repeat: int = 1
+) -> str:
+    """A Playground call is named as the prompt it tried; a batch call by variant and sample
+    (and repeat, from the second on); a draft's call after its prompt (it has no version)."""
     if kind == "playground":
         return f"playground · {prompt.name} {prompt.display}"[:200]
+    tail = f" · #{repeat}" if repeat > 1 else ""
     if prompt.draft is not None:
-        return f"{prompt.name} · {variant_key} · {sample_id}"[:200]
-    return f"{variant_key} · {sample_id}"[:200]
+        return f"{prompt.name} · {variant_key} · {sample_id}{tail}"[:200]
+    return f"{variant_key} · {sample_id}{tail}"[:200]
 
 
 def _ascii(text: str) -> str:

@@ -98,7 +98,45 @@ def _m002_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_drafts]
+def _m003_result_repeats(conn: sqlite3.Connection) -> None:
+    """Repeats: each (sample, variant) may be asked N times, so ``repeat`` joins the key.
+
+    SQLite cannot change a primary key in place: the table is rebuilt, old rows get repeat 1.
+    """
+    conn.execute("ALTER TABLE results RENAME TO results_before_repeats")
+    conn.execute(
+        """CREATE TABLE results (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            sample_id TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            prompt_name TEXT NOT NULL,
+            prompt_version INTEGER,
+            output TEXT,
+            raw_output TEXT,
+            error TEXT,
+            attempts INTEGER NOT NULL,
+            latency_ms REAL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd REAL,
+            trace_id TEXT,
+            trace_url TEXT,
+            expected TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            repeat INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (run_id, sample_id, variant, repeat)
+        )"""
+    )
+    conn.execute("INSERT INTO results SELECT *, 1 FROM results_before_repeats")
+    conn.execute("DROP TABLE results_before_repeats")
+    conn.execute("CREATE INDEX IF NOT EXISTS results_seq ON results(run_id, seq)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_drafts,
+    _m003_result_repeats,
+]
 
 
 @dataclass
@@ -231,10 +269,11 @@ class RunStore:
                         r.trace_url,
                         json.dumps(r.expected, ensure_ascii=False, default=str),
                         seq,
+                        r.repeat,
                     )
                 )
             conn.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
             )
 
     def add_result(self, result: Result) -> None:
@@ -338,6 +377,7 @@ class RunStore:
                 trace_id=row["trace_id"],
                 trace_url=row["trace_url"],
                 expected=json.loads(row["expected"]),
+                repeat=row["repeat"],
             )
             for row in rows
         ]

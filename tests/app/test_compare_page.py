@@ -7,7 +7,7 @@ from pathlib import Path
 from prompt_playground import worker
 from prompt_playground.bootstrap import Services, example_samples
 from prompt_playground.llm import LLM
-from tests.app.helpers import assert_clean, frame_with, open_page
+from tests.app.helpers import assert_clean, frame_with, open_page, shown
 from tests.support.fake_openai import FakeOpenAIServer
 
 
@@ -132,3 +132,50 @@ def _no_model() -> LLM:
     from prompt_playground.errors import ConfigurationError
 
     raise ConfigurationError("no model here: set OPENAI_BASE_URL")
+
+
+def test_estimate_follows_the_inputs_and_a_cost_limit_refuses_to_start(
+    app_env: Path, services: Services, fake_llm: FakeOpenAIServer
+) -> None:
+    at = open_page("pages/compare.py")
+    at.button(key="compare.use_sample").click().run()
+    assert_clean(at)
+    text = " ".join(shown(m.value) for m in at.markdown)
+    assert "Calls: 42" in text
+    at.number_input(key="compare.repeats").set_value(3).run()
+    text = " ".join(shown(m.value) for m in at.markdown)
+    assert "Calls: 126 (× 3 repeats)" in text
+    fake_llm.state.clear()
+    at.number_input(key="compare.max_cost").set_value(0.000001)
+    at.button(key="compare.run").click().run()
+    assert any("Refusing to start" in e.value for e in at.error)
+    assert "compare.run_id" not in at.session_state
+    assert fake_llm.state.request_count == 0
+
+
+def test_repeats_show_majority_and_stability_in_each_cell(
+    app_env: Path, services: Services
+) -> None:
+    at = open_page("pages/compare.py")
+    at.button(key="compare.use_sample").click().run()
+    at.number_input(key="compare.repeats").set_value(2).run()
+    at.button(key="compare.run").click().run()
+    assert_clean(at)
+    run_id = at.session_state["compare.run_id"]
+    handle = worker.get_handle(run_id)
+    assert handle is not None
+    assert handle.wait(60)
+    at.run()
+    assert_clean(at)
+    assert services.store.get_run(run_id).done == 84
+    table = at.dataframe(key="compare.table").value
+    cells = table["sentiment [production]"].tolist()
+    assert all(c.endswith(("2/2", "1/2")) for c in cells), cells
+    assert any("2 repeats per sample" in c.value for c in at.caption)
+    stats = frame_with(at, "p (Holm)")
+    assert set(stats["field"]) >= {"sentiment"}
+    assert set(stats["verdict"]) <= {"better", "worse", "no detectable difference"}
+    assert (stats["ci_low"] <= stats["difference"]).all()
+    assert (stats["difference"] <= stats["ci_high"]).all()
+    consistency = frame_with(at, "self-consistency")
+    assert set(consistency["variant"]) == {"production", "staging"}

@@ -233,3 +233,23 @@ def test_a_bad_policy_setting_is_bad_usage(env: dict[str, str], run_id: str) -> 
     proc = cli(broken, "gate", "--run", run_id, "--candidate", "v2", "--baseline", "v1")
     assert proc.returncode == 2
     assert "promotion_policy.min_sample" in proc.stderr
+
+
+def test_promote_with_require_evidence_refuses_a_failing_gate_and_records_a_passing_one(
+    env: dict[str, str], run_id: str
+) -> None:
+    # production is on v1; v2 answers right: its gate on the run above passes
+    refused = cli(
+        env, "promote", NAME, "--version", "1", "--label", "staging", "--require-evidence"
+    )
+    assert refused.returncode == 1  # v1 against staging's holder v2: significantly worse
+    assert "Not promoted: gate FAILED on run" in refused.stderr
+    moved = cli(
+        env, "promote", NAME, "--version", "2", "--label", "production", "--require-evidence"
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert "Gate PASSED: v2 over production" in moved.stdout
+    history = cli(env, "history", NAME)
+    assert f"gate passed on run {run_id}" in history.stdout
+    none = cli(env, "promote", NAME, "--version", "1", "--label", "canary")
+    assert none.returncode == 0  # a new label has no holder to beat

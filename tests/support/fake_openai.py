@@ -111,6 +111,8 @@ class FakeModelState:
         models: ids listed by ``GET /v1/models``.
         sample_temperature: answer requests with ``temperature > 0`` from a fresh random seed
             (unscripted fields vary between identical requests).
+        tokenize: serve llama.cpp's ``POST /tokenize`` (one token per whitespace-separated
+            word), counted in :attr:`tokenize_count`, never in :attr:`request_count`.
     """
 
     latency_ms: float = 0.0
@@ -120,7 +122,9 @@ class FakeModelState:
     api_key: str | None = None
     models: tuple[str, ...] = ("gpt-4o-mini", "fake-model")
     sample_temperature: bool = False
+    tokenize: bool = False
     request_count: int = field(default=0, init=False)
+    tokenize_count: int = field(default=0, init=False)
     _faults: deque[Fault] = field(default_factory=deque, init=False, repr=False)
     _history: deque[JsonDict] = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -730,6 +734,16 @@ def create_app(state: FakeModelState) -> FastAPI:
         if request.headers.get("authorization") == f"Bearer {state.api_key}":
             return None
         return _error(401, "Incorrect API key provided. Pass the fake server's api_key.")
+
+    @app.post("/tokenize")
+    async def tokenize(request: Request) -> Response:
+        if not state.tokenize:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        body = await request.json()
+        with state._lock:
+            state.tokenize_count += 1
+        words = str(body.get("content", "")).split()
+        return JSONResponse({"tokens": list(range(len(words)))})
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:

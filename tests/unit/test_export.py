@@ -101,6 +101,7 @@ def test_long_columns_follow_the_contract_exactly(results: list[Result]) -> None
         *LONG_RUN,
         "expected_sentiment",
         "expected_tags",
+        "repeat",
     ]
     assert len(frame) == 4
 

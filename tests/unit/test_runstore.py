@@ -267,3 +267,35 @@ def test_two_stores_on_one_file_never_hand_out_the_same_seq(store: RunStore) -> 
         ("s2", "production"),
         ("s1", "v2"),
     ]
+
+
+def test_repeats_of_one_sample_and_variant_are_kept_apart(store: RunStore) -> None:
+    store.create_run(record("r1"), SAMPLES)
+    store.add_results(
+        [result("r1", "s1", "production", output={"n": i}, repeat=i) for i in (1, 2, 3)]
+    )
+    store.add_result(result("r1", "s1", "production", output={"n": 20}, repeat=2))  # a retry
+    got = {r.repeat: r.output for r in store.results("r1")}
+    assert got == {1: {"n": 1}, 2: {"n": 20}, 3: {"n": 3}}
+
+
+def test_a_store_from_before_repeats_keeps_its_results_as_repeat_one(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:2]:
+            migration(conn)
+        conn.execute("PRAGMA user_version = 2")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO runs (id, created_at, status, prompt_name, variants, total, meta)"
+            " VALUES ('r0', '2026-01-01', 'completed', 'p', '[\"a\"]', 1, '{}')"
+        )
+        conn.execute(
+            "INSERT INTO results VALUES ('r0','s1','a','p',1,'{\"x\": 1}',NULL,NULL,1,"
+            "NULL,NULL,NULL,NULL,NULL,NULL,'{}',1)"
+        )
+    migrated = RunStore(path)
+    [kept] = migrated.results("r0")
+    assert (kept.sample_id, kept.output, kept.repeat) == ("s1", {"x": 1}, 1)
+    migrated.add_result(result("r0", "s1", "a", output={"x": 2}, repeat=2))
+    assert [r.repeat for r in migrated.results("r0")] == [1, 2]

@@ -22,6 +22,7 @@ from prompt_playground.runner import file_hash
 from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleSet, preflight
 from prompt_playground.schema import response_model_for
+from prompt_playground.statistics import compare_pair, format_statistics
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
 from prompt_playground.ui.run_view import (
@@ -46,6 +47,7 @@ from prompt_playground.ui.widgets import (
 
 PAGE_ROWS = 200
 HIGHLIGHT = "background-color: #ffe08a; color: #000"
+UNSTABLE = "background-color: #f4b6b6; color: #000; font-style: italic"
 NO_COLUMN = "(not mapped)"
 
 
@@ -217,15 +219,29 @@ def _setup(services: Services) -> None:
         help="Pick two or more: labels (production, staging), versions (v3) or unsaved drafts "
         "from the Playground (draft:<name>).",
     )
-    concurrency = int(
-        st.number_input(
-            "Concurrency (calls in flight)",
-            min_value=1,
-            max_value=64,
-            value=services.settings.concurrency,
-            key=keys.COMPARE_CONCURRENCY,
+    col_conc, col_rep = st.columns(2)
+    with col_conc:
+        concurrency = int(
+            st.number_input(
+                "Concurrency (calls in flight)",
+                min_value=1,
+                max_value=64,
+                value=services.settings.concurrency,
+                key=keys.COMPARE_CONCURRENCY,
+            )
         )
-    )
+    with col_rep:
+        repeats = int(
+            st.number_input(
+                "Repeats per sample",
+                min_value=comparisons.MIN_REPEATS,
+                max_value=comparisons.MAX_REPEATS,
+                value=1,
+                key=keys.COMPARE_REPEATS,
+                help="Call each (sample, variant) this many times, each its own trace, to see "
+                "whether a variant agrees with itself (self-consistency).",
+            )
+        )
     concurrency_cap_note(services, concurrency)
     if sample_set is None or source is None:
         st.info(
@@ -245,7 +261,9 @@ def _setup(services: Services) -> None:
     if report.ok:
         st.success(
             f"Pre-flight OK: {report.runnable_count} of {report.sample_count} rows runnable × "
-            f"{len(chosen)} variants = {report.sample_count * len(chosen)} calls."
+            f"{len(chosen)} variants"
+            + (f" × {repeats} repeats" if repeats > 1 else "")
+            + f" = {report.sample_count * len(chosen) * repeats} calls."
         )
     else:
         st.error(f"Pre-flight failed; nothing would be sent. {plain(report.summary())}")
@@ -254,8 +272,66 @@ def _setup(services: Services) -> None:
             for p in report.problems[:200]:
                 (st.error if p.severity == "error" else st.warning)(plain(p.message))
     ready = report.ok and not schema_problems
-    if st.button("Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready):
-        _start(services, name, chosen, sample_set, source, mapping, concurrency)
+    col_run, col_estimate = st.columns([1, 2])
+    with col_estimate:
+        max_cost = st.number_input(
+            "Cost limit (USD, optional)",
+            min_value=0.0,
+            value=None,
+            step=0.5,
+            format="%.4f",
+            key=keys.COMPARE_MAX_COST,
+            help="Refuse to start when the upper cost estimate is above this.",
+        )
+        if ready:
+            _estimate(services, name, chosen, sample_set, source, mapping, concurrency, repeats)
+    with col_run:
+        clicked = st.button(
+            "Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready
+        )
+    if clicked:
+        _start(services, name, chosen, sample_set, source, mapping, concurrency, repeats, max_cost)
+
+
+def _estimate(
+    services: Services,
+    name: str,
+    chosen: list[str],
+    sample_set: SampleSet,
+    source: _Source,
+    mapping: dict[str, str],
+    concurrency: int,
+    repeats: int,
+) -> None:
+    """The pre-run estimate next to Run, computed again whenever an input changes."""
+    data_hash = file_hash(source.data)
+    inputs = (name, tuple(chosen), data_hash, tuple(sorted(mapping.items())), concurrency, repeats)
+    cached = st.session_state.get(keys.COMPARE_ESTIMATE)
+    if cached is None or cached[0] != inputs:
+        try:
+            planned = comparisons.plan(
+                services,
+                prompt=name,
+                variants=chosen,
+                samples=sample_set,
+                samples_hash=data_hash,
+                mapping=mapping,
+                concurrency=concurrency,
+                repeats=repeats,
+            )
+        except PlaygroundError as exc:
+            st.caption(f"No estimate: {plain(exc.message)}")
+            return
+        cached = (inputs, planned.estimate)
+        st.session_state[keys.COMPARE_ESTIMATE] = cached
+    estimate = cached[1]
+    if estimate is None:
+        return
+    lines = estimate.lines()
+    st.markdown("**Estimate before running**  \n" + "  \n".join(plain(x) for x in lines[:5]))
+    with st.expander("Estimate details"):
+        for line in lines[5:]:
+            st.caption(plain(line.strip()))
 
 
 def _variables_and_schemas(
@@ -310,6 +386,8 @@ def _start(
     source: _Source,
     mapping: dict[str, str],
     concurrency: int,
+    repeats: int = 1,
+    max_cost: float | None = None,
 ) -> None:
     try:
         with st.spinner("Resolving the variants and connecting to the model…"):
@@ -321,8 +399,9 @@ def _start(
                 samples_hash=file_hash(source.data),
                 mapping=mapping,
                 concurrency=concurrency,
+                repeats=repeats,
             )
-            record = comparisons.start(services, planned, background=True)
+            record = comparisons.start(services, planned, background=True, max_cost_usd=max_cost)
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
         return
@@ -410,11 +489,13 @@ def _header(record: RunRecord) -> None:
             st.json(record.meta["drift"])
 
 
-def _styled(page: pd.DataFrame, mask: pd.DataFrame) -> Any:
-    sub_mask = mask.loc[page.index, page.columns]
-    return page.style.apply(
-        lambda _frame: sub_mask.replace({True: HIGHLIGHT, False: ""}), axis=None
-    )
+def _styled(page: pd.DataFrame, mask: pd.DataFrame, unstable: pd.DataFrame | None = None) -> Any:
+    """Differing cells yellow; with repeats, cells whose repeats disagree red and italic."""
+    styles = mask.loc[page.index, page.columns].replace({True: HIGHLIGHT, False: ""})
+    if unstable is not None:
+        shaky = unstable.loc[page.index, page.columns].astype(bool)
+        styles = styles.mask(shaky, UNSTABLE)
+    return page.style.apply(lambda _frame: styles, axis=None)
 
 
 def _results(services: Services, view: RunView, record: RunRecord) -> None:
@@ -428,6 +509,8 @@ def _results(services: Services, view: RunView, record: RunRecord) -> None:
         _side_by_side(services, view)
     with tab_metrics:
         _metrics(view)
+        if record.status != "running":
+            _significance(view, record)
         if not view.accuracy.empty and record.status != "running":
             _post_accuracy(services, view, record)
     with tab_export:
@@ -441,6 +524,12 @@ def _side_by_side(services: Services, view: RunView) -> None:
         f"Only rows that differ ({n_differ} of {len(table)})", key=keys.COMPARE_ONLY_DIFF
     )
     shown = table[table["differs"]] if only_diff else table
+    if view.repeats > 1:
+        st.caption(
+            f"{view.repeats} repeats per sample: each cell shows the majority answer and how "
+            f"many repeats gave it. Unstable cells (repeats disagree): {view.n_unstable}, "
+            "marked red."
+        )
     pages = max(1, -(-len(shown) // PAGE_ROWS))
     page_no = 1
     if pages > 1:
@@ -458,7 +547,7 @@ def _side_by_side(services: Services, view: RunView) -> None:
     columns = ["sample_id", *field_columns(view), *errors]
     st.session_state[keys.COMPARE_PAGE_IDS] = page["sample_id"].tolist()
     st.dataframe(
-        _styled(page[columns], view.mask),
+        _styled(page[columns], view.mask, view.unstable),
         hide_index=True,
         key=keys.COMPARE_TABLE,
         on_select=_on_select,
@@ -564,6 +653,105 @@ def _metrics(view: RunView) -> None:
                 "accuracy": st.column_config.ProgressColumn(format="percent", color="auto")
             },
         )
+
+
+def _significance(view: RunView, record: RunRecord) -> None:
+    """Each variant against the first (the baseline): is the difference more than noise?"""
+    if len(record.variants) < 2:
+        return
+    schemas = record.meta.get("schemas") or {}
+    baseline = record.variants[0]
+    rows: list[dict[str, Any]] = []
+    consistency: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for candidate in record.variants[1:]:
+        try:
+            stats = compare_pair(view.results, schemas, baseline=baseline, candidate=candidate)
+        except PlaygroundError as exc:
+            st.warning(plain(exc.message))
+            continue
+        texts.append(format_statistics(stats))
+        for name, fs in stats.fields.items():
+            t = fs.test
+            rows.append(
+                {
+                    "comparison": f"{candidate} vs {baseline}",
+                    "field": name,
+                    "baseline": t.baseline,
+                    "candidate": t.candidate,
+                    "difference": t.difference,
+                    "ci_low": t.ci95[0],
+                    "ci_high": t.ci95[1],
+                    "p": t.p_value,
+                    "p (Holm)": fs.p_adjusted,
+                    "verdict": fs.verdict,
+                    "samples to detect": t.n_needed,
+                }
+            )
+        for variant, per_field in stats.self_consistency.items():
+            for name, prop in per_field.items():
+                consistency.append(
+                    {"variant": variant, "field": name, "self-consistency": prop.rate}
+                )
+    if not rows and not consistency:
+        return
+    st.markdown(f"**Is it real? Paired statistics against {plain(baseline)}**")
+    if rows:
+        frame = pd.DataFrame(rows)
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key="compare.significance",
+            column_config={
+                "baseline": st.column_config.NumberColumn(format="percent"),
+                "candidate": st.column_config.NumberColumn(format="percent"),
+                "difference": st.column_config.NumberColumn(format="%+.3f"),
+                "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.3f"),
+                "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.3f"),
+                "p": st.column_config.NumberColumn(format="%.4f"),
+                "p (Holm)": st.column_config.NumberColumn(format="%.4f"),
+            },
+        )
+        st.altair_chart(_forest(frame), key="compare.forest")
+        st.caption(
+            "Forest plot: each field's accuracy difference (candidate − baseline) with its 95% "
+            "interval; an interval that does not cross 0 is a difference beyond noise."
+        )
+    if consistency:
+        st.markdown("**Self-consistency** (share of samples whose repeats all agree)")
+        st.dataframe(
+            pd.DataFrame(consistency),
+            hide_index=True,
+            key="compare.consistency",
+            column_config={"self-consistency": st.column_config.ProgressColumn(format="percent")},
+        )
+    with st.expander("As text (what the CLI prints)"):
+        st.code("\n\n".join(texts), language=None)
+
+
+def _forest(frame: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
+    data = frame.assign(row=frame["field"] + " · " + frame["comparison"])
+    base = alt.Chart(data).encode(y=alt.Y("row:N", title=None))
+    interval = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("ci_low:Q", title="difference in accuracy (95% CI)"),
+        x2="ci_high:Q",
+        color=alt.Color("verdict:N", legend=alt.Legend(orient="bottom")),
+    )
+    point = base.mark_point(filled=True, size=80).encode(
+        x="difference:Q",
+        color="verdict:N",
+        tooltip=[
+            "comparison",
+            "field",
+            alt.Tooltip("difference:Q", format="+.3f"),
+            alt.Tooltip("ci_low:Q", format="+.3f"),
+            alt.Tooltip("ci_high:Q", format="+.3f"),
+            alt.Tooltip("p (Holm):Q", format=".4f"),
+            "verdict",
+        ],
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
+    return alt.layer(zero, interval, point, title="Forest plot")
 
 
 def _post_accuracy(services: Services, view: RunView, record: RunRecord) -> None:

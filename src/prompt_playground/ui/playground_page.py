@@ -491,6 +491,7 @@ def _start(services: Services, name: str, choice: str, request: dict[str, Any]) 
                 samples=samples,
                 concurrency=min(services.settings.concurrency, len(samples.samples)),
                 kind="playground",
+                estimate=False,
                 **options,
             )
             record = comparisons.start(services, planned, background=True)

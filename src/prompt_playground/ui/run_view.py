@@ -26,6 +26,7 @@ from prompt_playground.compare_views import (
 )
 from prompt_playground.models import Result
 from prompt_playground.runstore import RunRecord, RunStore
+from prompt_playground.statistics import majority
 
 
 @dataclass
@@ -41,6 +42,12 @@ class RunView:
     agreement: pd.DataFrame
     accuracy: pd.DataFrame
     problem: str | None = None
+    repeats: int = 1
+    unstable: pd.DataFrame | None = None  # True on cells whose repeats disagree (repeats > 1)
+
+    @property
+    def n_unstable(self) -> int:
+        return 0 if self.unstable is None else int(self.unstable.to_numpy().sum())
 
 
 def display_value(value: Any) -> str:
@@ -94,6 +101,8 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
     for column in table.columns:
         if column != "differs":
             table[column] = pd.Series([display_value(v) for v in raw[column].tolist()], dtype="str")
+    repeats = max(1, int(record.meta.get("repeats") or 1))
+    unstable = _stability(table, results, fields, variants) if repeats > 1 else None
     metrics = metrics_table(comparison)
     agreement = agreement_table(comparison)
     accuracy = accuracy_table(comparison)
@@ -109,7 +118,34 @@ def _cached_view(_store: RunStore, run_id: str, done: int, status: str) -> RunVi
         agreement=agreement,
         accuracy=accuracy,
         problem=problem,
+        repeats=repeats,
+        unstable=unstable,
     )
+
+
+def _stability(
+    table: pd.DataFrame, results: list[Result], fields: list[str], variants: list[str]
+) -> pd.DataFrame:
+    """With repeats, each field cell shows its majority answer and how many repeats gave it
+    (``negative 2/3``); returns the mask of cells whose repeats disagree. ``table`` is changed
+    in place."""
+    answers: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        answers.setdefault((r.sample_id, r.variant), []).append(r)
+    unstable = pd.DataFrame(False, index=table.index, columns=table.columns)
+    for index, sample_id in table["sample_id"].items():
+        for variant in variants:
+            valid = [r.output for r in answers.get((str(sample_id), variant), []) if r.ok]
+            for name in fields:
+                found = majority([o[name] for o in valid if o is not None and name in o])
+                if found is None:
+                    continue
+                column = cell_column(name, variant)
+                table.at[index, column] = (
+                    f"{display_value(found.value)} {found.count}/{found.total}"
+                )
+                unstable.at[index, column] = not found.stable
+    return unstable
 
 
 def _output_keys(results: list[Result]) -> list[str]:

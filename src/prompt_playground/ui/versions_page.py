@@ -15,7 +15,6 @@ from prompt_playground.bootstrap import Services
 from prompt_playground.drafts import from_version, parse_texts
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.prompts import PromptDiff, PromptVersion, diff_versions
-from prompt_playground.runstore import RunRecord
 from prompt_playground.ui import keys
 from prompt_playground.ui.services import clear_prompt_cache, get_services
 from prompt_playground.ui.widgets import (
@@ -193,15 +192,6 @@ def _promote_section(services: Services, name: str, versions: list[PromptVersion
         st.session_state.pop(keys.VERSIONS_PROMOTE_CONFIRM_TEXT, None)
 
 
-def latest_comparison(runs: list[RunRecord], name: str, a: int, b: int) -> RunRecord | None:
-    """The newest run of ``name`` that compared versions ``a`` and ``b``."""
-    for run in runs:  # newest first
-        used = set((run.meta.get("versions") or {}).values())
-        if run.prompt_name == name and {a, b} <= used:
-            return run
-    return None
-
-
 def _close_dialog() -> None:
     st.session_state.pop(keys.VERSIONS_PROMOTE_OPEN, None)
 
@@ -225,31 +215,28 @@ def _promote_dialog(services: Services, name: str, version: int, label: str) -> 
             f"Move **{plain(label)}** of **{plain(name)}**: v{holder.version} → **v{version}**"
         )
         show_diff(diff_versions(holder, target))
-        run = latest_comparison(services.store.list_runs(), name, holder.version, version)
-        if run is None:
-            st.warning(
-                f"No comparison run between v{holder.version} and v{version} yet. "
-                "Consider comparing them first on the Compare page."
-            )
-        else:
-            st.markdown(
-                f"Latest comparison: **{run.id}** ({run.status}, {run.done}/{run.total} rows, "
-                f"{run.errors} errors, {run.created_at})"
-            )
-    confirmed = True
+    evidence = _evidence(services, name, version, label)
+    blocked = evidence is not None and evidence.failed and protected
+    reason = st.text_area(
+        "Reason (required to override a failing gate on a protected label)"
+        if blocked
+        else "Reason (optional, kept in the label history)",
+        key=keys.VERSIONS_PROMOTE_REASON,
+    ).strip()
+    confirmed = not blocked or bool(reason)
     if protected:
         typed = st.text_input(
             f"'{label}' is protected: type the label to confirm",
             key=keys.VERSIONS_PROMOTE_CONFIRM_TEXT,
         )
-        confirmed = typed.strip() == label
+        confirmed = confirmed and typed.strip() == label
     c1, c2 = st.columns(2)
     if c1.button(
         f"Promote v{version} to {label}",
         type="primary",
         key=keys.VERSIONS_PROMOTE_CONFIRM,
         disabled=not confirmed,
-    ) and promote(services, name, version, label):
+    ) and promote(services, name, version, label, reason or None, evidence):
         _close_dialog()
         st.rerun()
     if c2.button("Cancel", key="versions.promote_cancel"):
@@ -257,8 +244,51 @@ def _promote_dialog(services: Services, name: str, version: int, label: str) -> 
         st.rerun()
 
 
+def _evidence(
+    services: Services, name: str, version: int, label: str
+) -> comparisons.PromotionEvidence | None:
+    """The gate on the latest comparison with the label's holder: each rule with its numbers
+    and a link to the run."""
+    try:
+        evidence = comparisons.promotion_evidence(
+            services, prompt=name, version=version, label=label
+        )
+    except PlaygroundError as exc:
+        show_error(exc, prefix="The evidence could not be checked.")
+        return None
+    if not evidence.needed:
+        return evidence
+    gate = evidence.gate
+    if gate is None:
+        st.warning(
+            f"No evidence: no completed comparison of v{version} with v{evidence.holder} (the "
+            f"holder of '{plain(label)}'). Compare them first on the Compare page."
+        )
+        return evidence
+    head = "passes" if gate.passed else "FAILS"
+    (st.success if gate.passed else st.warning)(
+        f"Promotion gate {head}: {plain(gate.candidate)} over {plain(gate.baseline)} on run "
+        f"{plain(gate.run_id)} ({gate.n_samples} samples"
+        + (f" × {gate.repeats} repeats" if gate.repeats > 1 else "")
+        + ")"
+    )
+    for rule in gate.rules:
+        mark = ":green[✓]" if rule.passed else ":red[✗]"
+        st.markdown(f"{mark} **{rule.rule}** — {plain(rule.detail)}")
+    if st.button(f"Open run {gate.run_id}", key=keys.VERSIONS_PROMOTE_OPEN_RUN):
+        st.session_state[keys.COMPARE_RUN_ID] = gate.run_id
+        _close_dialog()
+        st.switch_page("pages/compare.py")
+    return evidence
+
+
 def promote(
-    services: Services, name: str, version: int, label: str, note: str | None = None
+    services: Services,
+    name: str,
+    version: int,
+    label: str,
+    note: str | None = None,
+    evidence: comparisons.PromotionEvidence | None = None,
 ) -> bool:
     """Move the label and record the move; the outcome is flashed on the next run."""
     try:
@@ -269,6 +299,7 @@ def promote(
             label=label,
             actor=comparisons.actor("app"),
             reason=note,
+            evidence=evidence,
         )
     except PlaygroundError as exc:
         show_error(exc, prefix="Not promoted.")
