@@ -142,6 +142,9 @@ def choose(page: Any, box: str, option: str) -> None:
 
     combobox = page.get_by_role("combobox", name=box)
     combobox.click()
+    # Type to filter: the dropdown renders only the first options of a long list, and the
+    # shared Langfuse holds the other tests' prompts.
+    page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
     expect(combobox).to_have_value(option)
 
