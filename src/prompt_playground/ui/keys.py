@@ -83,6 +83,7 @@ VERSIONS_PROMOTE_REASON = "versions.promote_reason"
 VERSIONS_PROMOTE_OPEN_RUN = "versions.promote_open_run"
 VERSIONS_ROLLBACK_PREFIX = "versions.rollback."
 VERSIONS_FLASH = "versions.flash"
+VERSIONS_TABS = "versions.tabs"  # the selected tab survives the reruns a promotion makes
 
 # -- Runs ----------------------------------------------------------------------------------
 RUNS_SELECTED = "runs.selected"

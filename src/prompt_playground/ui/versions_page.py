@@ -46,7 +46,9 @@ def render() -> None:
         return
     _version_table(versions)
     tab_diff, tab_edit, tab_promote, tab_history = st.tabs(
-        ["Diff", "New version", "Promote", "Label history"]
+        ["Diff", "New version", "Promote", "Label history"],
+        key=keys.VERSIONS_TABS,
+        on_change="rerun",
     )
     with tab_diff:
         _diff_section(versions)
