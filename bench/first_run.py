@@ -156,6 +156,7 @@ class Config:
     batch: int = 2048
     ubatch: int = 512
     concurrency: int = 1
+    poll: int = 50
     sampling: tuple[tuple[str, Any], ...] = ()
 
 
@@ -173,6 +174,7 @@ def sweep(configs: Sequence[Config], repeats: int, data_name: str) -> None:
                     batch_size=config.batch,
                     ubatch_size=config.ubatch,
                     ctx_size=2048 * config.parallel,
+                    poll=config.poll,
                 ).start()
                 try:
                     base = local_endpoint(services.settings, server)
@@ -203,7 +205,23 @@ SWEEP = [
     Config("slots 1, threads 1, conc 1", parallel=1, threads=1, concurrency=1),
     Config("slots 2, threads 1, conc 2", parallel=2, threads=1, concurrency=2),
     Config("slots 1, threads 2, conc 1", parallel=1, threads=2, concurrency=1),
+    Config(
+        "slots 1, threads 1, batch 2, conc 1",
+        parallel=1,
+        threads=1,
+        threads_batch=2,
+        concurrency=1,
+    ),
     Config("slots 2, threads 2, conc 2", parallel=2, threads=2, concurrency=2),
+    Config("slots 2, threads 2, poll 0, conc 2", parallel=2, threads=2, concurrency=2, poll=0),
+    Config("slots 1, threads 2, poll 0, conc 1", parallel=1, threads=2, concurrency=1, poll=0),
+    Config(
+        "slots 2, threads 1, batch 2, conc 2",
+        parallel=2,
+        threads=1,
+        threads_batch=2,
+        concurrency=2,
+    ),
     Config("slots 4, threads 2, conc 4", parallel=4, threads=2, concurrency=4),
     Config("slots 2, conc 8 (no cap)", parallel=2, threads=1, concurrency=8),
     Config(

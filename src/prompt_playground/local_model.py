@@ -49,6 +49,8 @@ in RAM (``PROMPT_CACHE_MIB``), so alternating variants still reuse their system 
 DEFAULT_BATCH = 2048
 DEFAULT_UBATCH = 512
 DEFAULT_CACHE_REUSE = 0
+DEFAULT_POLL = 50
+"""llama.cpp's default: worker threads spin (busy-wait) for work between operations."""
 DEFAULT_START_TIMEOUT = 60.0
 PROMPT_CACHE_MIB = 256
 """llama.cpp keeps finished prompts in RAM for reuse; its default (8 GiB) is far too much here."""
@@ -266,6 +268,7 @@ class LocalModelServer:
         batch_size: int = DEFAULT_BATCH,
         ubatch_size: int = DEFAULT_UBATCH,
         cache_reuse: int = DEFAULT_CACHE_REUSE,
+        poll: int = DEFAULT_POLL,
     ) -> None:
         self.model_path = Path(model_path)
         self.host = host
@@ -277,6 +280,7 @@ class LocalModelServer:
         self.batch_size = batch_size
         self.ubatch_size = ubatch_size
         self.cache_reuse = cache_reuse
+        self.poll = poll
         self._process: subprocess.Popen[str] | None = None
         self._address: str | None = None
         self._log_path: Path | None = None
@@ -376,6 +380,8 @@ class LocalModelServer:
             str(self.ubatch_size),
             "--cache-reuse",
             str(self.cache_reuse),
+            "--poll",
+            str(self.poll),
             "--alias",
             self.model_id,
         ]
@@ -537,6 +543,8 @@ def _serve(args: argparse.Namespace) -> int:
     params.n_parallel = args.parallel
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads_batch
+    params.cpuparams.poll = args.poll
+    params.cpuparams_batch.poll = args.poll
     params.n_batch = args.batch_size
     params.n_ubatch = args.ubatch_size
     params.n_cache_reuse = args.cache_reuse
@@ -568,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     serve.add_argument("--ubatch-size", type=int, default=DEFAULT_UBATCH)
     serve.add_argument("--cache-reuse", type=int, default=DEFAULT_CACHE_REUSE)
+    serve.add_argument("--poll", type=int, default=DEFAULT_POLL)
     serve.add_argument("--alias", default="local-model")
     return _serve(parser.parse_args(argv))
 
