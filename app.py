@@ -1,19 +1,9 @@
-"""The Streamlit entry point (router only): page config, services once, navigation."""
+"""The Streamlit entry point: the router (page config, services once, navigation, run).
 
-import streamlit as st
+The router lives in ``prompt_playground.ui.router`` because every page file runs it too when
+Streamlit runs the page without it (a first request for a page URL; see that module).
+"""
 
-from prompt_playground.ui.services import get_services
+from prompt_playground.ui import router
 
-st.set_page_config(page_title="Prompt Playground", page_icon="🧪", layout="wide")
-get_services()
-navigation = st.navigation(
-    [
-        st.Page(
-            "pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True
-        ),
-        st.Page("pages/playground.py", title="Playground", icon=":material/science:"),
-        st.Page("pages/versions.py", title="Versions & Promote", icon=":material/sell:"),
-        st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-    ]
-)
-navigation.run()
+router.run()

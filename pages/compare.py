@@ -1,5 +1,6 @@
 """Compare: samples × prompt variants, side by side."""
 
+from prompt_playground.ui import router
 from prompt_playground.ui.compare_page import render
 
-render()
+router.page(render)

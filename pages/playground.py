@@ -1,5 +1,6 @@
 """Playground: one prompt version, one input, the typed answer and its trace."""
 
+from prompt_playground.ui import router
 from prompt_playground.ui.playground_page import render
 
-render()
+router.page(render)

@@ -1,5 +1,6 @@
 """Runs: history of comparison runs; reopen, export, delete."""
 
+from prompt_playground.ui import router
 from prompt_playground.ui.runs_page import render
 
-render()
+router.page(render)
