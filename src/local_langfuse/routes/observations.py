@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -203,35 +204,19 @@ def _bool_param(request: Request, name: str) -> bool | None:
     raise BadRequestError(f"Query parameter '{name}' must be true or false, got {raw!r}")
 
 
-@router.get("/api/public/v2/observations")
-def list_observations(request: Request) -> Response:
-    config: ServerConfig = request.app.state.config
-    db: Database = request.app.state.db
+def observation_filters(
+    request: Request, equal: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[Any]]:
+    """The filters the v1 and v2 observation lists share, as SQL conditions and their arguments:
+    ``equal`` (query parameter, column) pairs, ``type``, ``level``, ``environment``, the start
+    time range and the structured ``filter``. Unknown types and levels are a 400."""
     query = request.query_params
-    groups = parse_groups(query.get("fields"))
-    expand = frozenset(
-        key.strip() for key in (query.get("expandMetadata") or "").split(",") if key.strip()
-    )
-    limit = int_param(request, "limit", 50, maximum=MAX_LIMIT)
-    if _bool_param(request, "parseIoAsJson"):
-        raise BadRequestError(
-            "parseIoAsJson is deprecated: input and output are always raw strings. "
-            "Remove the parameter and decode them yourself."
-        )
     where: list[str] = []
     args: list[Any] = []
-    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
-    for param, column in (
-        ("traceId", "o.trace_id"),
-        ("name", "o.name"),
-        ("userId", "o.user_id"),
-        ("sessionId", "o.session_id"),
-        ("version", "o.version"),
-    ):
-        value = query.get(param)
-        if value is not None and value != "":
+    for param, column in equal:
+        if query.get(param):
             where.append(f"{column} = ?")
-            args.append(value)
+            args.append(query[param])
     obs_type = query.get("type")
     if obs_type:
         if obs_type.lower() not in OBSERVATION_TYPES:
@@ -247,6 +232,40 @@ def list_observations(request: Request) -> Response:
             raise BadRequestError(f"Unknown level {level!r}; one of {', '.join(sorted(LEVELS))}.")
         where.append("o.level = ?")
         args.append(level.upper())
+    environments = [env for env in query.getlist("environment") if env]
+    if environments:
+        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
+        args.extend(environments)
+    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
+    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
+    return where, args
+
+
+@router.get("/api/public/v2/observations")
+def list_observations(request: Request) -> Response:
+    config: ServerConfig = request.app.state.config
+    db: Database = request.app.state.db
+    query = request.query_params
+    groups = parse_groups(query.get("fields"))
+    expand = frozenset(
+        key.strip() for key in (query.get("expandMetadata") or "").split(",") if key.strip()
+    )
+    limit = int_param(request, "limit", 50, maximum=MAX_LIMIT)
+    if _bool_param(request, "parseIoAsJson"):
+        raise BadRequestError(
+            "parseIoAsJson is deprecated: input and output are always raw strings. "
+            "Remove the parameter and decode them yourself."
+        )
+    where, args = observation_filters(
+        request,
+        (
+            ("traceId", "o.trace_id"),
+            ("name", "o.name"),
+            ("userId", "o.user_id"),
+            ("sessionId", "o.session_id"),
+            ("version", "o.version"),
+        ),
+    )
     if "parentObservationId" in query:
         parent = query["parentObservationId"]
         if parent:
@@ -258,11 +277,6 @@ def list_observations(request: Request) -> Response:
     if is_root is not None:
         where.append("o.is_root = ?")
         args.append(1 if is_root else 0)
-    environments = [env for env in query.getlist("environment") if env]
-    if environments:
-        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
-        args.extend(environments)
-    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
     if query.get("cursor"):
         start, obs_id = decode_cursor(query["cursor"])
         where.append("(o.start_time < ? OR (o.start_time = ? AND o.id < ?))")
