@@ -181,14 +181,20 @@ def observation_v2(
     return item
 
 
-def parse_groups(raw: str | None) -> frozenset[str]:
+def parse_groups(
+    raw: str | None,
+    available: tuple[str, ...] = FIELD_GROUPS,
+    default: frozenset[str] = DEFAULT_GROUPS,
+) -> frozenset[str]:
+    """The ``fields`` query parameter: comma-separated groups of ``available``, ``core`` always
+    among them; ``default`` when it is absent or blank; a 400 naming the unknown ones."""
     if raw is None or not raw.strip():
-        return DEFAULT_GROUPS
+        return default
     groups = {part.strip() for part in raw.split(",") if part.strip()}
-    unknown = sorted(groups - set(FIELD_GROUPS))
+    unknown = sorted(groups - set(available))
     if unknown:
         raise BadRequestError(
-            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(FIELD_GROUPS)}."
+            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(available)}."
         )
     return frozenset(groups | {"core"})
 

@@ -19,7 +19,12 @@ from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
 from local_langfuse.filters import apply_filter
 from local_langfuse.http import int_param, json_response, page_meta, read_json, time_range
-from local_langfuse.routes.observations import api_ts, decode_json, seconds_between
+from local_langfuse.routes.observations import (
+    api_ts,
+    decode_json,
+    parse_groups,
+    seconds_between,
+)
 from local_langfuse.routes.scores import score_v1
 
 router = APIRouter()
@@ -143,16 +148,7 @@ def _metrics(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[float 
 
 
 def _groups(request: Request) -> frozenset[str]:
-    raw = request.query_params.get("fields")
-    if not raw:
-        return frozenset(TRACE_GROUPS)
-    groups = {part.strip() for part in raw.split(",") if part.strip()}
-    unknown = sorted(groups - set(TRACE_GROUPS))
-    if unknown:
-        raise BadRequestError(
-            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(TRACE_GROUPS)}."
-        )
-    return frozenset(groups | {"core"})
+    return parse_groups(request.query_params.get("fields"), TRACE_GROUPS, frozenset(TRACE_GROUPS))
 
 
 @router.get("/api/public/traces/{trace_id}")
