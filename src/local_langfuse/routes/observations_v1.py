@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from local_langfuse.db import Database
 from local_langfuse.errors import NotFoundError
-from local_langfuse.http import int_param, json_response, page_meta
+from local_langfuse.http import fetch_page, int_param, json_response, page_meta
 from local_langfuse.routes.observations import observation_filters
 from local_langfuse.routes.traces import observation_view
 
@@ -43,12 +43,15 @@ def _page(
     db: Database, where: list[str], args: list[Any], page: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    conn = db.conn
-    total = int(conn.execute("SELECT COUNT(*)" + _FROM + clause, args).fetchone()[0])
-    rows = conn.execute(
-        _SELECT + clause + " ORDER BY o.start_time DESC, o.id DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
+    rows, total = fetch_page(
+        db.conn,
+        _SELECT + clause,
+        "SELECT COUNT(*)" + _FROM + clause,
+        args,
+        order_by="o.start_time DESC, o.id DESC",
+        page=page,
+        limit=limit,
+    )
     return [observation_view(row) for row in rows], total
 
 

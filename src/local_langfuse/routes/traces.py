@@ -18,7 +18,14 @@ from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
 from local_langfuse.filters import apply_filter
-from local_langfuse.http import int_param, json_response, page_meta, read_json, time_range
+from local_langfuse.http import (
+    fetch_page,
+    int_param,
+    json_response,
+    page_meta,
+    read_json,
+    time_range,
+)
 from local_langfuse.routes.observations import (
     api_ts,
     decode_json,
@@ -227,11 +234,15 @@ def list_traces(request: Request) -> Response:
             )
         order = f"{ORDER_FIELDS[field]} {direction.upper()}"
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = conn.execute(f"SELECT COUNT(*) FROM traces{clause}", args).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT * FROM traces{clause} ORDER BY {order}, id DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
+    rows, total = fetch_page(
+        conn,
+        f"SELECT * FROM traces{clause}",
+        f"SELECT COUNT(*) FROM traces{clause}",
+        args,
+        order_by=f"{order}, id DESC",
+        page=page,
+        limit=limit,
+    )
     ids = [row["id"] for row in rows]
     metrics = _metrics(conn, ids) if "metrics" in groups else {}
     obs_ids: dict[str, list[str]] = {tid: [] for tid in ids}
