@@ -6,6 +6,8 @@ import base64
 import binascii
 import json
 import math
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +88,25 @@ def int_param(
             f"Query parameter '{name}' must be at least {minimum} and at most {maximum}"
         )
     return value
+
+
+def fetch_page(
+    conn: sqlite3.Connection,
+    select: str,
+    count: str,
+    args: Sequence[Any],
+    *,
+    order_by: str,
+    page: int,
+    limit: int,
+) -> tuple[list[sqlite3.Row], int]:
+    """Page ``page`` (from 1) of ``select`` ordered by ``order_by``, and the total that ``count``
+    counts; both statements take ``args``."""
+    total = int(conn.execute(count, args).fetchone()[0])
+    rows = conn.execute(
+        f"{select} ORDER BY {order_by} LIMIT ? OFFSET ?", [*args, limit, (page - 1) * limit]
+    ).fetchall()
+    return rows, total
 
 
 def page_meta(page: int, limit: int, total: int) -> dict[str, int]:

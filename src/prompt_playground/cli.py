@@ -7,16 +7,26 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 from pydantic import SecretStr, ValidationError
 
 from prompt_playground.errors import PlaygroundError
+
+if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
+    from prompt_playground.bootstrap import Services
+    from prompt_playground.comparisons import Plan
+    from prompt_playground.drafts import Draft
+    from prompt_playground.estimate import Estimate
+    from prompt_playground.models import Variant
+    from prompt_playground.runner import Progress
+    from prompt_playground.runstore import RunRecord
+    from prompt_playground.samples import SampleSet
 
 app = typer.Typer(
     name="prompt-playground",
@@ -213,53 +223,16 @@ def run(
 ) -> None:
     """Run samples through each label/version/draft and print the comparison."""
     from prompt_playground import comparisons
-    from prompt_playground.drafts import from_sync_file
-    from prompt_playground.models import Variant
-    from prompt_playground.runner import Progress, file_hash
-    from prompt_playground.samples import load_samples
 
-    try:
-        drafts = [from_sync_file(path) for path in draft or []]
-    except PlaygroundError as exc:
-        raise _fail(exc.message, exc.details, code=2) from exc
-    for item in drafts:
-        if item.prompt_name != prompt:
-            raise _fail(
-                f"--draft file for '{item.prompt_name}', but --prompt is '{prompt}'.", code=2
-            )
-    variants = (
-        [Variant(label=lbl) for lbl in label or []]
-        + [Variant(version=v) for v in version or []]
-        + [Variant(draft=d.name) for d in drafts]
-    )
-    if not variants:
-        raise _fail("Give at least one --label, --version or --draft to run.", code=2)
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in {"csv", "jsonl", "parquet"}:
-        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
-    var_map: dict[str, str] = {}
-    for item_map in mapping or []:
-        variable, sep, column = item_map.partition("=")
-        if not sep or not variable or not column:
-            raise _fail(f"--map takes variable=column, got {item_map!r}.", code=2)
-        var_map[variable.strip()] = column.strip()
+    drafts, variants = _variants_to_run(prompt, label, version, draft)
+    fmt = _output_format(out)
+    var_map = _parse_map(mapping)
     if (samples is None) == (dataset is None):
         raise _fail("Give exactly one of --samples FILE or --dataset NAME.", code=2)
-    data = b""
-    if samples is not None:
-        try:
-            data = samples.read_bytes()
-        except OSError as exc:
-            raise _fail(f"Cannot read {samples}: {exc.strerror or exc}") from exc
+    data = _read_input(samples) if samples is not None else b""
 
     with _services() as services:
-        if samples is not None:
-            sample_set = load_samples(data, samples.name, limits=services.settings.sample_limits)
-            samples_hash: str | None = file_hash(data)
-        else:
-            assert dataset is not None
-            sample_set = services.datasets.sample_set(dataset)
-            samples_hash = None
+        sample_set, samples_hash = _sample_set(services, samples, data, dataset)
         planned = comparisons.plan(
             services,
             prompt=prompt,
@@ -272,63 +245,158 @@ def run(
             repeats=repeat,
         )
         if planned.estimate is not None and (estimate or max_cost is not None):
-            typer.echo("Estimate before running:", err=not estimate)
-            for line in planned.estimate.lines():
-                typer.echo(f"  {line}", err=not estimate)
+            _print_estimate(planned.estimate, to_stdout=estimate)
         if estimate:
             return
         if max_cost is not None and planned.estimate is not None:
             planned.estimate.check_cost(max_cost)
-        repeats = f" × {planned.repeats} repeats" if planned.repeats > 1 else ""
-        typer.echo(
-            f"Running {len(planned.samples)} samples × {len(planned.variants)} variants{repeats} "
-            f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}"
-            + (
-                f" (capped from {planned.capped_from}: the endpoint serves "
-                f"{planned.concurrency} call(s) at once best)"
-                if planned.capped_from
-                else ""
-            ),
-            err=True,
-        )
+        typer.echo(_running_line(planned), err=True)
         interactive = sys.stderr.isatty() and not quiet
-
-        def on_progress(progress: Progress) -> None:
-            if interactive:
-                eta = f", ETA {progress.eta_s:.0f}s" if progress.eta_s else ""
-                sys.stderr.write(
-                    f"\r{progress.done}/{progress.total} done, {progress.errors} errors{eta}   "
-                )
-                sys.stderr.flush()
-
         # pandas and the reporting modules load while the calls are in flight (the main thread
         # mostly waits on the model then), not before the first call.
         preload = threading.Thread(target=_load_reporting, name="preload", daemon=True)
         preload.start()
-        record = comparisons.start(services, planned, on_progress=on_progress)
+        record = comparisons.start(services, planned, on_progress=_progress_line(interactive))
         preload.join()
-        from prompt_playground.compare import accuracy_scores, compare
-
         if interactive:
             sys.stderr.write("\n")
-        shape = "wide" if wide else "long"
-        data_out = comparisons.export_run(services, record.id, fmt=fmt, shape=shape)  # type: ignore[arg-type]
-        try:
-            out.write_bytes(data_out)
-        except OSError as exc:
-            raise _fail(f"Cannot write {out}: {exc.strerror or exc}") from exc
-        results = services.store.results(record.id)
-        schemas = {p.key: p.model.schema for p in planned.variants}
-        comparison = compare(results, schemas, planned.keys)
-        typer.echo(format_summary(record, comparison))
-        for line in _paired_summary(results, schemas, planned.keys):
-            typer.echo(line)
-        if post_scores:
-            sent = services.scores.post(accuracy_scores(results, schemas))
-            typer.echo(f"Posted {sent} scores to Langfuse.")
+        data_out = comparisons.export_run(
+            services,
+            record.id,
+            fmt=fmt,  # type: ignore[arg-type]
+            shape="wide" if wide else "long",
+        )
+        _write_output(out, data_out)
+        _print_results(services, planned, record, post_scores=post_scores)
         typer.echo(f"Results: {out} (run {record.id})")
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
+
+
+def _variants_to_run(
+    prompt: str, labels: list[str] | None, versions: list[int] | None, drafts: list[Path] | None
+) -> tuple[list[Draft], list[Variant]]:
+    """``--label``, ``--version`` and ``--draft`` as variants, in that order, with the drafts
+    read from their sync files (each must hold ``prompt``)."""
+    from prompt_playground.drafts import from_sync_file
+    from prompt_playground.models import Variant
+
+    try:
+        loaded = [from_sync_file(path) for path in drafts or []]
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details, code=2) from exc
+    for item in loaded:
+        if item.prompt_name != prompt:
+            raise _fail(
+                f"--draft file for '{item.prompt_name}', but --prompt is '{prompt}'.", code=2
+            )
+    variants = (
+        [Variant(label=lbl) for lbl in labels or []]
+        + [Variant(version=v) for v in versions or []]
+        + [Variant(draft=d.name) for d in loaded]
+    )
+    if not variants:
+        raise _fail("Give at least one --label, --version or --draft to run.", code=2)
+    return loaded, variants
+
+
+def _output_format(out: Path) -> str:
+    """The export format named by ``--out``'s suffix."""
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in {"csv", "jsonl", "parquet"}:
+        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
+    return fmt
+
+
+def _parse_map(mapping: list[str] | None) -> dict[str, str]:
+    """``--map variable=column`` options as a dict."""
+    var_map: dict[str, str] = {}
+    for item_map in mapping or []:
+        variable, sep, column = item_map.partition("=")
+        if not sep or not variable or not column:
+            raise _fail(f"--map takes variable=column, got {item_map!r}.", code=2)
+        var_map[variable.strip()] = column.strip()
+    return var_map
+
+
+def _read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _write_output(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise _fail(f"Cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _sample_set(
+    services: Services, samples: Path | None, data: bytes, dataset: str | None
+) -> tuple[SampleSet, str | None]:
+    """The samples from the file already read (with its hash) or from the Langfuse dataset."""
+    from prompt_playground.runner import file_hash
+    from prompt_playground.samples import load_samples
+
+    if samples is not None:
+        sample_set = load_samples(data, samples.name, limits=services.settings.sample_limits)
+        return sample_set, file_hash(data)
+    assert dataset is not None
+    return services.datasets.sample_set(dataset), None
+
+
+def _print_estimate(estimate: Estimate, *, to_stdout: bool) -> None:
+    """The pre-run estimate: on stdout with ``--estimate`` (it is the output), else on stderr."""
+    typer.echo("Estimate before running:", err=not to_stdout)
+    for line in estimate.lines():
+        typer.echo(f"  {line}", err=not to_stdout)
+
+
+def _running_line(planned: Plan) -> str:
+    repeats = f" × {planned.repeats} repeats" if planned.repeats > 1 else ""
+    return (
+        f"Running {len(planned.samples)} samples × {len(planned.variants)} variants{repeats} "
+        f"({planned.describe()}) on {planned.endpoint}, concurrency {planned.concurrency}"
+        + (
+            f" (capped from {planned.capped_from}: the endpoint serves "
+            f"{planned.concurrency} call(s) at once best)"
+            if planned.capped_from
+            else ""
+        )
+    )
+
+
+def _progress_line(interactive: bool) -> Callable[[Progress], None]:
+    """A progress callback rewriting one line on a terminal, silent otherwise."""
+
+    def on_progress(progress: Progress) -> None:
+        if interactive:
+            eta = f", ETA {progress.eta_s:.0f}s" if progress.eta_s else ""
+            sys.stderr.write(
+                f"\r{progress.done}/{progress.total} done, {progress.errors} errors{eta}   "
+            )
+            sys.stderr.flush()
+
+    return on_progress
+
+
+def _print_results(
+    services: Services, planned: Plan, record: RunRecord, *, post_scores: bool
+) -> None:
+    """The summary table, the paired statistics and, when asked, the accuracy scores posted."""
+    from prompt_playground.compare import accuracy_scores, compare
+
+    results = services.store.results(record.id)
+    schemas = {p.key: p.model.schema for p in planned.variants}
+    comparison = compare(results, schemas, planned.keys)
+    typer.echo(format_summary(record, comparison))
+    for line in _paired_summary(results, schemas, planned.keys):
+        typer.echo(line)
+    if post_scores:
+        sent = services.scores.post(accuracy_scores(results, schemas))
+        typer.echo(f"Posted {sent} scores to Langfuse.")
 
 
 @app.command("export")
@@ -342,9 +410,7 @@ def export_command(
     from prompt_playground.runstore import RunStore
     from prompt_playground.settings import Settings
 
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in {"csv", "jsonl", "parquet"}:
-        raise _fail(f"--out must end in .csv, .jsonl or .parquet, not '{out.suffix}'.", code=2)
+    fmt = _output_format(out)
     try:
         store = RunStore(Settings().run_store_path)
         data = comparisons.export_run(

@@ -217,7 +217,7 @@ class LangfusePromptStore:
                 )
         except PromptNotFoundError as exc:
             raise self._not_found(name, what) from exc
-        return _to_version(client)
+        return version_from_client(client)
 
     def exists(self, name: str) -> bool:
         with self._translate(f"look up prompt '{name}'"):
@@ -261,7 +261,7 @@ class LangfusePromptStore:
                 "commit_message": commit_message,
             }
             created = self._lf.create_prompt(**request)
-        return _to_version(created)
+        return version_from_client(created)
 
     def promote(self, name: str, version: int, label: str) -> Promotion:
         """Move ``label`` to ``version``, reporting which version held it before."""
@@ -394,7 +394,9 @@ def _api_message(body: Any) -> str:
     return str(body or "")[:300]
 
 
-def _to_version(client: PromptClient) -> PromptVersion:
+def version_from_client(client: PromptClient) -> PromptVersion:
+    """The SDK's prompt client as a :class:`PromptVersion` (chat messages without SDK 5's
+    ``type: message``), keeping the client for linking generations to the version."""
     raw_prompt: Any = client.prompt
     if isinstance(raw_prompt, str):
         prompt: str | list[dict[str, Any]] = raw_prompt

@@ -32,7 +32,7 @@ from langfuse.model import PromptClient
 
 from prompt_playground.errors import PlaygroundError, PromptNotFoundError, SchemaError
 from prompt_playground.llm import LLM, Extraction
-from prompt_playground.prompts import PromptVersion, _to_version, translate_sdk_errors
+from prompt_playground.prompts import PromptVersion, translate_sdk_errors, version_from_client
 from prompt_playground.schema import ResolvedModel, response_model_for
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class LabelFollower:
             age = now - self._seen[1]
             prepared = self._prepared.get(client.version)
         if prepared is None:
-            prompt = _to_version(client)
+            prompt = version_from_client(client)
             try:
                 model = response_model_for(
                     prompt.config, allowed_modules=self._allowed, small_model_bounds=self._small

@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 START_TIMEOUT_S = 60.0
+TIMEOUT_MS = 30_000  # what ``expect`` and each page action wait for, unless a test says more
+FAKE_OPENAI_KEY = "sk-fake-e2e"
+SECRETS = ("sk-lf-local", FAKE_OPENAI_KEY)  # never in a page's HTML
 VIEWPORT = {"width": 1400, "height": 2000}  # tall: a screenshot shows the whole page
 
 
@@ -162,14 +165,26 @@ def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFactory]:
 
 
 @pytest.fixture(scope="session")
-def app(start_app: AppFactory, fake_llm_url: str) -> App:
+def start_fake_app(start_app: AppFactory, fake_llm_url: str) -> AppFactory:
+    """``start_app`` with the fake OpenAI server as the LLM (4 calls in flight); ``env_extra``
+    adds to that or overrides it."""
+
+    def start(**env_extra: str) -> App:
+        env = {
+            "OPENAI_BASE_URL": fake_llm_url,
+            "OPENAI_API_KEY": FAKE_OPENAI_KEY,
+            "PLAYGROUND_MODEL": "fake-model",
+            "PLAYGROUND_CONCURRENCY": "4",
+        }
+        return start_app(**(env | env_extra))
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def app(start_fake_app: AppFactory) -> App:
     """The app on embedded Langfuse with the fake OpenAI server as its LLM."""
-    return start_app(
-        OPENAI_BASE_URL=fake_llm_url,
-        OPENAI_API_KEY="sk-fake-e2e",
-        PLAYGROUND_MODEL="fake-model",
-        PLAYGROUND_CONCURRENCY="4",
-    )
+    return start_fake_app()
 
 
 def _wait_healthy(app: App) -> None:
@@ -230,3 +245,34 @@ def open_page(
             opened.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"))
             print(f"--- streamlit log (tail) ---\n{app.log()[-4000:]}")
         context.close()
+
+
+@pytest.fixture
+def page_app(app: App) -> App:
+    """The app ``page`` opens: the shared one; a module with an app of its own overrides this."""
+    return app
+
+
+@pytest.fixture
+def page(
+    browser: Any, page_app: App, artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """A fresh page (its own browser context) on ``page_app``."""
+    with open_page(browser, page_app, artifacts, request, TIMEOUT_MS) as opened:
+        yield opened
+
+
+def shot(page: Any, artifacts: Path, name: str, *, full_page: bool = False) -> None:
+    """A screenshot for people to look at (never compared)."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=full_page)
+
+
+def assert_clean(page: Any) -> None:
+    """What must never happen on any page: an exception box, a traceback, a secret in the HTML."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    html = page.content()
+    for secret in SECRETS:
+        assert secret not in html, f"secret {secret[:5]}… rendered in the page"

@@ -11,43 +11,19 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, App, clean_env, open_page
+from tests.e2e.conftest import ROOT, App, assert_clean, clean_env, shot
 
 pytestmark = pytest.mark.e2e
 
 PROMPT = "chat-extract-feedback"
 SAMPLES = ROOT / "src" / "prompt_playground" / "examples" / "sample_chats.csv"
 SAMPLE_COUNT = 21
-SECRETS = ("sk-lf-local", "sk-fake-e2e")
 HIGHLIGHT_RGB = (0xFF, 0xE0, 0x8A)  # compare_page.HIGHLIGHT
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture
-def page(browser: Any, app: App, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    with open_page(browser, app, artifacts, request, TIMEOUT_MS) as opened:
-        yield opened
-
-
-def shot(page: Any, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"))
-
-
-def assert_clean(page: Any) -> None:
-    """What must never happen on any page: an exception box, a traceback, a secret in the HTML."""
-    from playwright.sync_api import expect
-
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    expect(page.get_by_text("Traceback")).to_have_count(0)
-    html = page.content()
-    for secret in SECRETS:
-        assert secret not in html, f"secret {secret[:5]}… rendered in the page"
 
 
 def highlighted_pixels(canvas: Any) -> dict[str, int]:

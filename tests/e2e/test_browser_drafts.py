@@ -13,40 +13,29 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, App, AppFactory, clean_env, open_page
-from tests.e2e.test_browser import assert_clean, shot
+from tests.e2e.conftest import ROOT, App, AppFactory, assert_clean, clean_env, shot
 
 pytestmark = pytest.mark.e2e
 
 PROMPT = "chat-extract-feedback"
 EXTRA = " Keep the summary under ten words."
 DRAFT = "draft:production-edit"
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def drafts_app(start_app: AppFactory, fake_llm_url: str) -> App:
+def drafts_app(start_fake_app: AppFactory) -> App:
     """An app of its own: this flow creates a version, which other browser tests must not see."""
-    return start_app(
-        OPENAI_BASE_URL=fake_llm_url,
-        OPENAI_API_KEY="sk-fake-e2e",
-        PLAYGROUND_MODEL="fake-model",
-        PLAYGROUND_CONCURRENCY="4",
-    )
+    return start_fake_app()
 
 
 @pytest.fixture
-def page(
-    browser: Any, drafts_app: App, artifacts: Path, request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    with open_page(browser, drafts_app, artifacts, request, TIMEOUT_MS) as opened:
-        yield opened
+def page_app(drafts_app: App) -> App:
+    return drafts_app
 
 
 def download(page: Any, button: Any) -> bytes:

@@ -9,42 +9,27 @@ whatever the (fake) model answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import App, AppFactory, open_page
+from tests.e2e.conftest import App, AppFactory, shot
 
 pytestmark = pytest.mark.e2e
 
 SAMPLE_COUNT = 21
-TIMEOUT_MS = 30_000
 REASON = "urgent fix, reviewed by Ana"
 
 
 @pytest.fixture(scope="module")
-def strict_app(start_app: AppFactory, fake_llm_url: str) -> App:
-    return start_app(
-        OPENAI_BASE_URL=fake_llm_url,
-        OPENAI_API_KEY="sk-fake-e2e",
-        PLAYGROUND_MODEL="fake-model",
-        PLAYGROUND_CONCURRENCY="4",
-        PLAYGROUND_PROMOTION_POLICY='{"min_samples": 50}',
-    )
+def strict_app(start_fake_app: AppFactory) -> App:
+    return start_fake_app(PLAYGROUND_PROMOTION_POLICY='{"min_samples": 50}')
 
 
 @pytest.fixture
-def page(
-    browser: Any, strict_app: App, artifacts: Path, request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    with open_page(browser, strict_app, artifacts, request, TIMEOUT_MS) as opened:
-        yield opened
-
-
-def shot(page: Any, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+def page_app(strict_app: App) -> App:
+    return strict_app
 
 
 def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
@@ -64,7 +49,7 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
     calls = 2 * 2 * SAMPLE_COUNT
     expect(page.get_by_text(f"Calls: {calls} (× 2 repeats)")).to_be_visible()  # the estimate
     expect(page.get_by_text(f"× 2 repeats = {calls} calls")).to_be_visible()  # the pre-flight
-    shot(page, artifacts, "20-evidence-estimate")
+    shot(page, artifacts, "20-evidence-estimate", full_page=True)
 
     page.get_by_role("button", name="Run comparison").click()
     expect(page.get_by_text(f"{calls}/{calls} done · 0 errors")).to_be_visible()
@@ -73,7 +58,7 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
     expect(
         page.get_by_text(re.compile(r"Unstable cells \(repeats disagree\): \d+")).first
     ).to_be_visible()
-    shot(page, artifacts, "21-evidence-stability")
+    shot(page, artifacts, "21-evidence-stability", full_page=True)
 
     page.get_by_role("tab", name="Metrics").last.click()  # a stale copy may linger a moment
     expect(page.get_by_text("Is it real? Paired statistics against production")).to_be_visible()
@@ -85,7 +70,7 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
     ).to_be_visible()
     expect(page.get_by_text("(share of samples whose repeats all agree)")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    shot(page, artifacts, "22-evidence-forest-plot")
+    shot(page, artifacts, "22-evidence-forest-plot", full_page=True)
 
     page.get_by_role("link", name="Versions & Promote").click()
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
@@ -107,12 +92,12 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
     typed.fill("production")
     typed.press("Enter")
     expect(confirm).to_be_disabled()  # the gate failed: not without a reason
-    shot(page, artifacts, "23-evidence-gate-fails")
+    shot(page, artifacts, "23-evidence-gate-fails", full_page=True)
     reason = dialog.get_by_label(re.compile(r"^Reason \(required to override"))
     reason.fill(REASON)
     reason.press("Control+Enter")
     expect(confirm).to_be_enabled()
-    shot(page, artifacts, "24-evidence-override")
+    shot(page, artifacts, "24-evidence-override", full_page=True)
     confirm.click()
     expect(page.get_by_text("'production' moved: v1 → v2.")).to_be_visible()
 
@@ -121,4 +106,4 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
         page.get_by_text(re.compile(rf"gate FAILED on run run-[\w-]+; override: {REASON}"))
     ).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    shot(page, artifacts, "25-evidence-history")
+    shot(page, artifacts, "25-evidence-history", full_page=True)

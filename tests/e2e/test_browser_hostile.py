@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +114,8 @@ def _store_a_crashed_run(store: RunStore) -> None:
 
 
 @pytest.fixture
-def page(
-    browser: Any, hostile_app: App, artifacts: Path, request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    with open_page(browser, hostile_app, artifacts, request, TIMEOUT_MS) as opened:
-        yield opened
+def page_app(hostile_app: App) -> App:
+    return hostile_app
 
 
 def assert_inert(page: Any, requested: list[str]) -> None:

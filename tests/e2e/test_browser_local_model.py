@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from prompt_playground.degenerate import degenerate_cells, degenerate_reason
 from prompt_playground.runstore import RunStore
-from tests.e2e.conftest import ROOT, App, AppFactory, open_page
+from tests.e2e.conftest import ROOT, App, AppFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -28,7 +27,6 @@ ROWS = 3
 CALLS = 2 * ROWS  # production and staging
 SENTIMENTS = ("positive", "neutral", "negative", "mixed")
 RUN_TIMEOUT_MS = 180_000  # generous: the first call loads the model, 2 shared cores
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +48,8 @@ def small_samples(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def page(
-    browser: Any, local_app: App, artifacts: Path, request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    with open_page(browser, local_app, artifacts, request, TIMEOUT_MS) as opened:
-        yield opened
+def page_app(local_app: App) -> App:
+    return local_app
 
 
 def shot(page: Any, artifacts: Path, name: str) -> None:

@@ -10,97 +10,47 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.support.cli import chat_version, fake_model_env, run_id_of, sync_prompt
+from tests.support.cli import run_cli as cli
 from tests.support.fake_openai import FakeOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "ticket-router"
 LABELS = ["billing", "bug", "feature", "account"]
 N_SAMPLES = 30
-
-
-def _prompt(system: str, labels: list[str]) -> dict[str, Any]:
-    return {
-        "labels": labels,
-        "prompt": [
-            {"role": "system", "content": system},
-            {"role": "user", "content": "{{text}}"},
-        ],
-        "config": {
-            "temperature": 0,
-            "response_schema": {
-                "type": "object",
-                "properties": {
-                    "label": {"type": "string", "enum": LABELS},
-                    "reason": {"type": "string", "maxLength": 80},
-                },
-                "required": ["label", "reason"],
-            },
-        },
-    }
+SCHEMA = {
+    "label": {"type": "string", "enum": LABELS},
+    "reason": {"type": "string", "maxLength": 80},
+}
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     with FakeOpenAIServer() as fake:
-        environment = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("LANGFUSE_", "OPENAI_", "PLAYGROUND_"))
-        }
-        environment.update(
-            PLAYGROUND_DATA_DIR=str(tmp_path_factory.mktemp("gate-data")),
-            PLAYGROUND_SEED_EXAMPLES="false",
-            PLAYGROUND_CONCURRENCY="8",
-            OPENAI_BASE_URL=fake.base_url,
-            OPENAI_API_KEY="sk-test",
-        )
-        yield environment
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "prompt_playground.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    return proc
+        yield fake_model_env(tmp_path_factory.mktemp("gate-data"), fake.base_url, concurrency=8)
 
 
 @pytest.fixture(scope="module")
 def run_id(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
     """One run of production (= v1, guessing), v1 itself, and v2 (answering right)."""
     folder = tmp_path_factory.mktemp("gate-files")
+    answering = 'Route the support ticket to a queue.\nFAKE-ANSWER: {"label": "{{hint}}"}'
     spec = {
         "name": NAME,
         "type": "chat",
         "versions": [
-            _prompt("Route the support ticket to a queue.", ["production"]),
-            _prompt(
-                'Route the support ticket to a queue.\nFAKE-ANSWER: {"label": "{{hint}}"}',
-                ["staging"],
+            chat_version(
+                "Route the support ticket to a queue.", ["production"], SCHEMA, temperature=0
             ),
+            chat_version(answering, ["staging"], SCHEMA, temperature=0),
         ],
     }
-    prompts = folder / "prompts.yaml"
-    prompts.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    synced = cli(env, "sync", str(prompts))
-    assert synced.returncode == 0, synced.stderr
+    sync_prompt(env, folder, spec)
 
     rnd = random.Random(42)
     samples = folder / "tickets.csv"
@@ -130,9 +80,7 @@ def run_id(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str
         "--quiet",
     )
     assert ran.returncode == 0, ran.stderr
-    found = re.search(r"\(run (run-[\w-]+)\)", ran.stdout)
-    assert found, ran.stdout
-    return found.group(1)
+    return run_id_of(ran)
 
 
 def gate(env: dict[str, str], run_id: str, candidate: str, baseline: str) -> tuple[int, Any]:

@@ -9,44 +9,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.support.cli import chat_version, fake_model_env, run_id_of, sync_prompt
+from tests.support.cli import run_cli as cli
 from tests.support.fake_openai import FakeModelState, FakeOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "mood"
 N_SAMPLES = 8
 REPEATS = 3
-
-
-def _prompt(temperature: float, labels: list[str]) -> dict[str, Any]:
-    return {
-        "labels": labels,
-        "prompt": [
-            {"role": "system", "content": "Say the mood of the message."},
-            {"role": "user", "content": "{{text}}"},
-        ],
-        "config": {
-            "temperature": temperature,
-            "max_tokens": 200,
-            "response_schema": {
-                "type": "object",
-                "properties": {
-                    "mood": {"type": "string", "enum": ["happy", "sad", "angry", "calm"]},
-                },
-                "required": ["mood"],
-            },
-        },
-    }
+SYSTEM = "Say the mood of the message."
+SCHEMA = {"mood": {"type": "string", "enum": ["happy", "sad", "angry", "calm"]}}
 
 
 @pytest.fixture(scope="module")
@@ -57,32 +35,7 @@ def fake() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def env(fake: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LANGFUSE_", "OPENAI_", "PLAYGROUND_"))
-    }
-    environment.update(
-        PLAYGROUND_DATA_DIR=str(tmp_path_factory.mktemp("repeat-data")),
-        PLAYGROUND_SEED_EXAMPLES="false",
-        PLAYGROUND_CONCURRENCY="4",
-        OPENAI_BASE_URL=fake.base_url,
-        OPENAI_API_KEY="sk-test",
-    )
-    return environment
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "prompt_playground.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    return proc
+    return fake_model_env(tmp_path_factory.mktemp("repeat-data"), fake.base_url, concurrency=4)
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +44,12 @@ def files(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path
     spec = {
         "name": NAME,
         "type": "chat",
-        "versions": [_prompt(0, ["production"]), _prompt(0.9, ["staging"])],
+        "versions": [
+            chat_version(SYSTEM, ["production"], SCHEMA, temperature=0, max_tokens=200),
+            chat_version(SYSTEM, ["staging"], SCHEMA, temperature=0.9, max_tokens=200),
+        ],
     }
-    (folder / "prompts.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), "utf-8")
-    synced = cli(env, "sync", str(folder / "prompts.yaml"))
-    assert synced.returncode == 0, synced.stderr
+    sync_prompt(env, folder, spec)
     with (folder / "msgs.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "text"])
@@ -127,9 +81,7 @@ def repeated(env: dict[str, str], files: Path, fake: FakeOpenAIServer) -> dict[s
     fake.state.clear()
     ran = cli(env, *run_args(files, "--repeat", str(REPEATS)))
     assert ran.returncode == 0, ran.stderr
-    run_id = re.search(r"\(run (run-[\w-]+)\)", ran.stdout)
-    assert run_id, ran.stdout
-    return {"proc": ran, "run_id": run_id.group(1), "requests": fake.state.request_count}
+    return {"proc": ran, "run_id": run_id_of(ran), "requests": fake.state.request_count}
 
 
 def test_each_sample_and_variant_is_called_repeat_times(repeated: dict[str, Any]) -> None:

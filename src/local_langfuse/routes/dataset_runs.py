@@ -18,7 +18,15 @@ from starlette.responses import Response
 
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
-from local_langfuse.http import int_param, json_response, json_type, now_iso, page_meta, read_json
+from local_langfuse.http import (
+    fetch_page,
+    int_param,
+    json_response,
+    json_type,
+    now_iso,
+    page_meta,
+    read_json,
+)
 from local_langfuse.routes.datasets import _from_text, _to_text
 
 router = APIRouter()
@@ -131,21 +139,17 @@ async def create_dataset_run_item(request: Request) -> Response:
 def _list_run_items(
     db: Database, dataset_id: str, run_name: str, page: int, limit: int
 ) -> tuple[list[sqlite3.Row], int]:
-    conn = db.conn
     where = " WHERE r.dataset_id = ? AND r.name = ?"
-    args = [dataset_id, run_name]
-    total = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM dataset_run_items AS ri JOIN dataset_runs AS r"
-            " ON r.id = ri.run_id" + where,
-            args,
-        ).fetchone()[0]
+    return fetch_page(
+        db.conn,
+        _ITEM_SELECT + where,
+        "SELECT COUNT(*) FROM dataset_run_items AS ri JOIN dataset_runs AS r"
+        " ON r.id = ri.run_id" + where,
+        [dataset_id, run_name],
+        order_by="ri.created_at DESC, ri.rowid DESC",
+        page=page,
+        limit=limit,
     )
-    rows = conn.execute(
-        _ITEM_SELECT + where + " ORDER BY ri.created_at DESC, ri.rowid DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
-    return rows, total
 
 
 @router.get("/api/public/dataset-run-items")
@@ -174,17 +178,15 @@ def _dataset_id(conn: sqlite3.Connection, name: str) -> str:
 def _list_runs(db: Database, name: str, page: int, limit: int) -> tuple[list[sqlite3.Row], int]:
     conn = db.conn
     dataset_id = _dataset_id(conn, name)
-    total = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM dataset_runs WHERE dataset_id = ?", (dataset_id,)
-        ).fetchone()[0]
+    return fetch_page(
+        conn,
+        _RUN_SELECT + " WHERE r.dataset_id = ?",
+        "SELECT COUNT(*) FROM dataset_runs WHERE dataset_id = ?",
+        (dataset_id,),
+        order_by="r.created_at DESC, r.rowid DESC",
+        page=page,
+        limit=limit,
     )
-    rows = conn.execute(
-        _RUN_SELECT + " WHERE r.dataset_id = ? ORDER BY r.created_at DESC, r.rowid DESC"
-        " LIMIT ? OFFSET ?",
-        (dataset_id, limit, (page - 1) * limit),
-    ).fetchall()
-    return rows, total
 
 
 @router.get("/api/public/datasets/{dataset_name}/runs")

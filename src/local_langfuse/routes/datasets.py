@@ -21,6 +21,7 @@ from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
 from local_langfuse.http import (
+    fetch_page,
     format_ts,
     int_param,
     json_response,
@@ -217,13 +218,15 @@ async def create_dataset(request: Request) -> Response:
 
 
 def _list_datasets(db: Database, page: int, limit: int) -> tuple[list[sqlite3.Row], int]:
-    conn = db.conn
-    total = int(conn.execute("SELECT COUNT(*) FROM datasets").fetchone()[0])
-    rows = conn.execute(
-        "SELECT * FROM datasets ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-        (limit, (page - 1) * limit),
-    ).fetchall()
-    return rows, total
+    return fetch_page(
+        db.conn,
+        "SELECT * FROM datasets",
+        "SELECT COUNT(*) FROM datasets",
+        (),
+        order_by="created_at DESC, rowid DESC",
+        page=page,
+        limit=limit,
+    )
 
 
 @router.get("/api/public/v2/datasets")
@@ -386,12 +389,15 @@ def _list_items(
         where.append("i.created_at <= ? AND i.status = 'ACTIVE'")
         args = [version, *args, version]
     clause = " WHERE " + " AND ".join(where)
-    total = int(conn.execute(count + clause, args).fetchone()[0])
-    rows = conn.execute(
-        select + clause + " ORDER BY i.created_at DESC, i.rowid DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
-    return rows, total
+    return fetch_page(
+        conn,
+        select + clause,
+        count + clause,
+        args,
+        order_by="i.created_at DESC, i.rowid DESC",
+        page=page,
+        limit=limit,
+    )
 
 
 @router.get("/api/public/dataset-items")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -180,14 +181,20 @@ def observation_v2(
     return item
 
 
-def parse_groups(raw: str | None) -> frozenset[str]:
+def parse_groups(
+    raw: str | None,
+    available: tuple[str, ...] = FIELD_GROUPS,
+    default: frozenset[str] = DEFAULT_GROUPS,
+) -> frozenset[str]:
+    """The ``fields`` query parameter: comma-separated groups of ``available``, ``core`` always
+    among them; ``default`` when it is absent or blank; a 400 naming the unknown ones."""
     if raw is None or not raw.strip():
-        return DEFAULT_GROUPS
+        return default
     groups = {part.strip() for part in raw.split(",") if part.strip()}
-    unknown = sorted(groups - set(FIELD_GROUPS))
+    unknown = sorted(groups - set(available))
     if unknown:
         raise BadRequestError(
-            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(FIELD_GROUPS)}."
+            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(available)}."
         )
     return frozenset(groups | {"core"})
 
@@ -201,6 +208,43 @@ def _bool_param(request: Request, name: str) -> bool | None:
     if raw.lower() in ("false", "0"):
         return False
     raise BadRequestError(f"Query parameter '{name}' must be true or false, got {raw!r}")
+
+
+def observation_filters(
+    request: Request, equal: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[Any]]:
+    """The filters the v1 and v2 observation lists share, as SQL conditions and their arguments:
+    ``equal`` (query parameter, column) pairs, ``type``, ``level``, ``environment``, the start
+    time range and the structured ``filter``. Unknown types and levels are a 400."""
+    query = request.query_params
+    where: list[str] = []
+    args: list[Any] = []
+    for param, column in equal:
+        if query.get(param):
+            where.append(f"{column} = ?")
+            args.append(query[param])
+    obs_type = query.get("type")
+    if obs_type:
+        if obs_type.lower() not in OBSERVATION_TYPES:
+            raise BadRequestError(
+                f"Unknown observation type {obs_type!r}; one of "
+                f"{', '.join(sorted(t.upper() for t in OBSERVATION_TYPES))}."
+            )
+        where.append("o.type = ?")
+        args.append(obs_type.upper())
+    level = query.get("level")
+    if level:
+        if level.upper() not in LEVELS:
+            raise BadRequestError(f"Unknown level {level!r}; one of {', '.join(sorted(LEVELS))}.")
+        where.append("o.level = ?")
+        args.append(level.upper())
+    environments = [env for env in query.getlist("environment") if env]
+    if environments:
+        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
+        args.extend(environments)
+    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
+    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
+    return where, args
 
 
 @router.get("/api/public/v2/observations")
@@ -218,35 +262,16 @@ def list_observations(request: Request) -> Response:
             "parseIoAsJson is deprecated: input and output are always raw strings. "
             "Remove the parameter and decode them yourself."
         )
-    where: list[str] = []
-    args: list[Any] = []
-    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
-    for param, column in (
-        ("traceId", "o.trace_id"),
-        ("name", "o.name"),
-        ("userId", "o.user_id"),
-        ("sessionId", "o.session_id"),
-        ("version", "o.version"),
-    ):
-        value = query.get(param)
-        if value is not None and value != "":
-            where.append(f"{column} = ?")
-            args.append(value)
-    obs_type = query.get("type")
-    if obs_type:
-        if obs_type.lower() not in OBSERVATION_TYPES:
-            raise BadRequestError(
-                f"Unknown observation type {obs_type!r}; one of "
-                f"{', '.join(sorted(t.upper() for t in OBSERVATION_TYPES))}."
-            )
-        where.append("o.type = ?")
-        args.append(obs_type.upper())
-    level = query.get("level")
-    if level:
-        if level.upper() not in LEVELS:
-            raise BadRequestError(f"Unknown level {level!r}; one of {', '.join(sorted(LEVELS))}.")
-        where.append("o.level = ?")
-        args.append(level.upper())
+    where, args = observation_filters(
+        request,
+        (
+            ("traceId", "o.trace_id"),
+            ("name", "o.name"),
+            ("userId", "o.user_id"),
+            ("sessionId", "o.session_id"),
+            ("version", "o.version"),
+        ),
+    )
     if "parentObservationId" in query:
         parent = query["parentObservationId"]
         if parent:
@@ -258,11 +283,6 @@ def list_observations(request: Request) -> Response:
     if is_root is not None:
         where.append("o.is_root = ?")
         args.append(1 if is_root else 0)
-    environments = [env for env in query.getlist("environment") if env]
-    if environments:
-        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
-        args.extend(environments)
-    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
     if query.get("cursor"):
         start, obs_id = decode_cursor(query["cursor"])
         where.append("(o.start_time < ? OR (o.start_time = ? AND o.id < ?))")

@@ -14,11 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from local_langfuse.db import Database
-from local_langfuse.errors import BadRequestError, NotFoundError
-from local_langfuse.filters import apply_filter
-from local_langfuse.http import int_param, json_response, page_meta, time_range
-from local_langfuse.ingest import LEVELS, OBSERVATION_TYPES
-from local_langfuse.routes.observations import OBSERVATION_FILTER_COLUMNS
+from local_langfuse.errors import NotFoundError
+from local_langfuse.http import fetch_page, int_param, json_response, page_meta
+from local_langfuse.routes.observations import observation_filters
 from local_langfuse.routes.traces import observation_view
 
 router = APIRouter()
@@ -31,54 +29,29 @@ _FROM = (
 _SELECT = "SELECT o.*, p.id AS prompt_id" + _FROM
 
 
-def _where(request: Request) -> tuple[list[str], list[Any]]:
-    query = request.query_params
-    where: list[str] = []
-    args: list[Any] = []
-    for param, column in (
-        ("name", "o.name"),
-        ("traceId", "o.trace_id"),
-        ("version", "o.version"),
-        ("parentObservationId", "o.parent_observation_id"),
-        ("userId", "COALESCE(o.user_id, t.user_id)"),
-    ):
-        if query.get(param):
-            where.append(f"{column} = ?")
-            args.append(query[param])
-    obs_type = query.get("type")
-    if obs_type:
-        if obs_type.lower() not in OBSERVATION_TYPES:
-            raise BadRequestError(
-                f"Unknown observation type {obs_type!r}; one of "
-                f"{', '.join(sorted(t.upper() for t in OBSERVATION_TYPES))}."
-            )
-        where.append("o.type = ?")
-        args.append(obs_type.upper())
-    level = query.get("level")
-    if level:
-        if level.upper() not in LEVELS:
-            raise BadRequestError(f"Unknown level {level!r}; one of {', '.join(sorted(LEVELS))}.")
-        where.append("o.level = ?")
-        args.append(level.upper())
-    environments = [env for env in query.getlist("environment") if env]
-    if environments:
-        where.append(f"o.environment IN ({', '.join('?' for _ in environments)})")
-        args.extend(environments)
-    time_range(request, "o.start_time", "fromStartTime", "toStartTime", where, args)
-    apply_filter(query.get("filter"), OBSERVATION_FILTER_COLUMNS, where, args)
-    return where, args
+# v1 matches the user on the observation or, failing that, its trace.
+_EQUAL = (
+    ("name", "o.name"),
+    ("traceId", "o.trace_id"),
+    ("version", "o.version"),
+    ("parentObservationId", "o.parent_observation_id"),
+    ("userId", "COALESCE(o.user_id, t.user_id)"),
+)
 
 
 def _page(
     db: Database, where: list[str], args: list[Any], page: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    conn = db.conn
-    total = int(conn.execute("SELECT COUNT(*)" + _FROM + clause, args).fetchone()[0])
-    rows = conn.execute(
-        _SELECT + clause + " ORDER BY o.start_time DESC, o.id DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
+    rows, total = fetch_page(
+        db.conn,
+        _SELECT + clause,
+        "SELECT COUNT(*)" + _FROM + clause,
+        args,
+        order_by="o.start_time DESC, o.id DESC",
+        page=page,
+        limit=limit,
+    )
     return [observation_view(row) for row in rows], total
 
 
@@ -86,7 +59,7 @@ def _page(
 async def list_observations_v1(request: Request) -> Response:
     page = int_param(request, "page", 1)
     limit = int_param(request, "limit", 50, maximum=MAX_LIMIT)
-    where, args = _where(request)
+    where, args = observation_filters(request, _EQUAL)
     db: Database = request.app.state.db
     data, total = await run_in_threadpool(_page, db, where, args, page, limit)
     return json_response({"data": data, "meta": page_meta(page, limit, total)})

@@ -294,11 +294,9 @@ def score_v3(row: sqlite3.Row, groups: frozenset[str], project_id: str) -> dict[
     return item
 
 
-def score_v1(row: sqlite3.Row) -> dict[str, Any] | None:
-    """A trace score in the legacy ``ScoreV1`` shape (``None`` for types v1 cannot express)."""
+def _score_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The fields the legacy ``ScoreV1`` and the ``Score`` of v2 share."""
     data_type = row["data_type"]
-    if data_type == "CORRECTION":
-        return None
     item: dict[str, Any] = {
         "id": row["id"],
         "traceId": row["trace_id"],
@@ -323,30 +321,17 @@ def score_v1(row: sqlite3.Row) -> dict[str, Any] | None:
     return item
 
 
+def score_v1(row: sqlite3.Row) -> dict[str, Any] | None:
+    """A trace score in the legacy ``ScoreV1`` shape (``None`` for types v1 cannot express)."""
+    if row["data_type"] == "CORRECTION":
+        return None
+    return _score_fields(row)
+
+
 def score_v2(row: sqlite3.Row) -> dict[str, Any]:
     """A score in the ``Score`` shape of ``GET /api/public/v2/scores/{id}`` (any target)."""
-    item = score_v1(row) or {
-        "id": row["id"],
-        "name": row["name"],
-        "source": row["source"],
-        "timestamp": api_ts(row["timestamp"]),
-        "createdAt": api_ts(row["created_at"]),
-        "updatedAt": api_ts(row["updated_at"]),
-        "authorUserId": row["author_user_id"],
-        "comment": row["comment"],
-        "metadata": _metadata(row),
-        "configId": row["config_id"],
-        "queueId": row["queue_id"],
-        "environment": row["environment"],
-        "dataType": row["data_type"],
-        "stringValue": row["string_value"] or "",
-    }
-    item.update(
-        traceId=row["trace_id"],
-        observationId=row["observation_id"],
-        sessionId=row["session_id"],
-        datasetRunId=row["dataset_run_id"],
-    )
+    item = _score_fields(row)
+    item.update(sessionId=row["session_id"], datasetRunId=row["dataset_run_id"])
     return item
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import NotFoundError
-from local_langfuse.http import int_param, json_response, page_meta, time_range
+from local_langfuse.http import fetch_page, int_param, json_response, page_meta, time_range
 from local_langfuse.routes.observations import api_ts
 from local_langfuse.routes.traces import trace_core
 
@@ -46,13 +46,15 @@ def _list(
 ) -> tuple[list[Any], int]:
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     sql = f"SELECT * FROM ({_SESSIONS}){clause}"
-    conn = db.conn
-    total = int(conn.execute(f"SELECT COUNT(*) FROM ({sql})", args).fetchone()[0])
-    rows = conn.execute(
-        sql + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
-    return rows, total
+    return fetch_page(
+        db.conn,
+        sql,
+        f"SELECT COUNT(*) FROM ({sql})",
+        args,
+        order_by="created_at DESC, id DESC",
+        page=page,
+        limit=limit,
+    )
 
 
 @router.get("/api/public/sessions")

@@ -18,8 +18,20 @@ from local_langfuse.config import ServerConfig
 from local_langfuse.db import Database
 from local_langfuse.errors import BadRequestError, NotFoundError
 from local_langfuse.filters import apply_filter
-from local_langfuse.http import int_param, json_response, page_meta, read_json, time_range
-from local_langfuse.routes.observations import api_ts, decode_json, seconds_between
+from local_langfuse.http import (
+    fetch_page,
+    int_param,
+    json_response,
+    page_meta,
+    read_json,
+    time_range,
+)
+from local_langfuse.routes.observations import (
+    api_ts,
+    decode_json,
+    parse_groups,
+    seconds_between,
+)
 from local_langfuse.routes.scores import score_v1
 
 router = APIRouter()
@@ -143,16 +155,7 @@ def _metrics(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[float 
 
 
 def _groups(request: Request) -> frozenset[str]:
-    raw = request.query_params.get("fields")
-    if not raw:
-        return frozenset(TRACE_GROUPS)
-    groups = {part.strip() for part in raw.split(",") if part.strip()}
-    unknown = sorted(groups - set(TRACE_GROUPS))
-    if unknown:
-        raise BadRequestError(
-            f"Unknown field group(s) {', '.join(unknown)}; available: {', '.join(TRACE_GROUPS)}."
-        )
-    return frozenset(groups | {"core"})
+    return parse_groups(request.query_params.get("fields"), TRACE_GROUPS, frozenset(TRACE_GROUPS))
 
 
 @router.get("/api/public/traces/{trace_id}")
@@ -231,11 +234,15 @@ def list_traces(request: Request) -> Response:
             )
         order = f"{ORDER_FIELDS[field]} {direction.upper()}"
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = conn.execute(f"SELECT COUNT(*) FROM traces{clause}", args).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT * FROM traces{clause} ORDER BY {order}, id DESC LIMIT ? OFFSET ?",
-        [*args, limit, (page - 1) * limit],
-    ).fetchall()
+    rows, total = fetch_page(
+        conn,
+        f"SELECT * FROM traces{clause}",
+        f"SELECT COUNT(*) FROM traces{clause}",
+        args,
+        order_by=f"{order}, id DESC",
+        page=page,
+        limit=limit,
+    )
     ids = [row["id"] for row in rows]
     metrics = _metrics(conn, ids) if "metrics" in groups else {}
     obs_ids: dict[str, list[str]] = {tid: [] for tid in ids}

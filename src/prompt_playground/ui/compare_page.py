@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import PurePath
 from typing import Any
 
@@ -77,6 +78,47 @@ class _Source:
     @property
     def is_file(self) -> bool:
         return self.dataset is None
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the set-up widgets chose: everything the estimate and the Run button plan from."""
+
+    name: str
+    chosen: list[str]
+    sample_set: SampleSet
+    source: _Source
+    mapping: dict[str, str]
+    concurrency: int
+    repeats: int
+
+    @cached_property
+    def samples_hash(self) -> str:
+        return file_hash(self.source.data)
+
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        """A hashable fingerprint: the estimate is computed again when it changes."""
+        return (
+            self.name,
+            tuple(self.chosen),
+            self.samples_hash,
+            tuple(sorted(self.mapping.items())),
+            self.concurrency,
+            self.repeats,
+        )
+
+    def plan(self, services: Services) -> comparisons.Plan:
+        return comparisons.plan(
+            services,
+            prompt=self.name,
+            variants=self.chosen,
+            samples=self.sample_set,
+            samples_hash=self.samples_hash,
+            mapping=self.mapping,
+            concurrency=self.concurrency,
+            repeats=self.repeats,
+        )
 
 
 def _samples_source(services: Services) -> _Source | None:
@@ -188,23 +230,49 @@ def _preview(sample_set: SampleSet) -> None:
 
 
 def _setup(services: Services) -> None:
-    source = _samples_source(services)
-    sample_set: SampleSet | None = None
-    if source is not None:
-        try:
-            sample_set = source.dataset or svc.load_samples_cached(
-                services, source.data, source.name
-            )
-        except PlaygroundError as exc:
-            show_error(exc)
-        if sample_set is not None:
-            _preview(sample_set)
-            if source.is_file:
-                _save_as_dataset(services, source, sample_set)
-
-    picked = prompt_and_variants(services, keys.COMPARE_PROMPT, drafts=True)
+    """Samples source, variant pickers, repeats and concurrency, pre-flight, then Run."""
+    source, sample_set = _samples_step(services)
+    picked = _variants_step(services)
     if picked is None:
         return
+    name, chosen = picked
+    concurrency, repeats = _run_options_step(services)
+    if sample_set is None or source is None:
+        st.info(
+            "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
+            "to run a comparison."
+        )
+        return
+    if len(chosen) < 2:
+        st.info("Choose at least two labels or versions to compare.")
+        return
+    mapping, ready = _preflight_step(services, name, chosen, sample_set, repeats)
+    request = _Request(name, chosen, sample_set, source, mapping, concurrency, repeats)
+    _run_step(services, request, ready=ready)
+
+
+def _samples_step(services: Services) -> tuple[_Source | None, SampleSet | None]:
+    """The samples source, parsed and previewed; a file can be saved as a Langfuse dataset."""
+    source = _samples_source(services)
+    if source is None:
+        return None, None
+    sample_set: SampleSet | None = None
+    try:
+        sample_set = source.dataset or svc.load_samples_cached(services, source.data, source.name)
+    except PlaygroundError as exc:
+        show_error(exc)
+    if sample_set is not None:
+        _preview(sample_set)
+        if source.is_file:
+            _save_as_dataset(services, source, sample_set)
+    return source, sample_set
+
+
+def _variants_step(services: Services) -> tuple[str, list[str]] | None:
+    """The prompt and the labels / versions / drafts to compare (production and staging first)."""
+    picked = prompt_and_variants(services, keys.COMPARE_PROMPT, drafts=True)
+    if picked is None:
+        return None
     name, options = picked
     defaults = [o for o in ("production", "staging") if o in options] or options[:2]
     if keys.COMPARE_VARIANTS in st.session_state:
@@ -219,6 +287,11 @@ def _setup(services: Services) -> None:
         help="Pick two or more: labels (production, staging), versions (v3) or unsaved drafts "
         "from the Playground (draft:<name>).",
     )
+    return name, chosen
+
+
+def _run_options_step(services: Services) -> tuple[int, int]:
+    """Concurrency and repeats per sample, side by side."""
     col_conc, col_rep = st.columns(2)
     with col_conc:
         concurrency = int(
@@ -243,16 +316,14 @@ def _setup(services: Services) -> None:
             )
         )
     concurrency_cap_note(services, concurrency)
-    if sample_set is None or source is None:
-        st.info(
-            "Upload a samples file, use the bundled sample chats or a Langfuse dataset, "
-            "to run a comparison."
-        )
-        return
-    if len(chosen) < 2:
-        st.info("Choose at least two labels or versions to compare.")
-        return
+    return concurrency, repeats
 
+
+def _preflight_step(
+    services: Services, name: str, chosen: list[str], sample_set: SampleSet, repeats: int
+) -> tuple[dict[str, str], bool]:
+    """Schemas, the variable mapping and the pre-flight report; returns the mapping and whether
+    the comparison may run."""
     variables, schema_problems = _variables_and_schemas(services, name, chosen)
     for problem in schema_problems:
         st.error(plain(problem))
@@ -271,7 +342,11 @@ def _setup(services: Services) -> None:
         with st.expander(f"Pre-flight details ({len(report.problems)})"):
             for p in report.problems[:200]:
                 (st.error if p.severity == "error" else st.warning)(plain(p.message))
-    ready = report.ok and not schema_problems
+    return mapping, report.ok and not schema_problems
+
+
+def _run_step(services: Services, request: _Request, *, ready: bool) -> None:
+    """The cost limit and the estimate beside the Run button; a click starts the run."""
     col_run, col_estimate = st.columns([1, 2])
     with col_estimate:
         max_cost = st.number_input(
@@ -284,41 +359,22 @@ def _setup(services: Services) -> None:
             help="Refuse to start when the upper cost estimate is above this.",
         )
         if ready:
-            _estimate(services, name, chosen, sample_set, source, mapping, concurrency, repeats)
+            _estimate(services, request)
     with col_run:
         clicked = st.button(
             "Run comparison", type="primary", key=keys.COMPARE_RUN, disabled=not ready
         )
     if clicked:
-        _start(services, name, chosen, sample_set, source, mapping, concurrency, repeats, max_cost)
+        _start(services, request, max_cost)
 
 
-def _estimate(
-    services: Services,
-    name: str,
-    chosen: list[str],
-    sample_set: SampleSet,
-    source: _Source,
-    mapping: dict[str, str],
-    concurrency: int,
-    repeats: int,
-) -> None:
+def _estimate(services: Services, request: _Request) -> None:
     """The pre-run estimate next to Run, computed again whenever an input changes."""
-    data_hash = file_hash(source.data)
-    inputs = (name, tuple(chosen), data_hash, tuple(sorted(mapping.items())), concurrency, repeats)
+    inputs = request.inputs
     cached = st.session_state.get(keys.COMPARE_ESTIMATE)
     if cached is None or cached[0] != inputs:
         try:
-            planned = comparisons.plan(
-                services,
-                prompt=name,
-                variants=chosen,
-                samples=sample_set,
-                samples_hash=data_hash,
-                mapping=mapping,
-                concurrency=concurrency,
-                repeats=repeats,
-            )
+            planned = request.plan(services)
         except PlaygroundError as exc:
             st.caption(f"No estimate: {plain(exc.message)}")
             return
@@ -378,29 +434,10 @@ def _mapping(sample_set: SampleSet, variables: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _start(
-    services: Services,
-    name: str,
-    chosen: list[str],
-    sample_set: SampleSet,
-    source: _Source,
-    mapping: dict[str, str],
-    concurrency: int,
-    repeats: int = 1,
-    max_cost: float | None = None,
-) -> None:
+def _start(services: Services, request: _Request, max_cost: float | None = None) -> None:
     try:
         with st.spinner("Resolving the variants and connecting to the model…"):
-            planned = comparisons.plan(
-                services,
-                prompt=name,
-                variants=chosen,
-                samples=sample_set,
-                samples_hash=file_hash(source.data),
-                mapping=mapping,
-                concurrency=concurrency,
-                repeats=repeats,
-            )
+            planned = request.plan(services)
             record = comparisons.start(services, planned, background=True, max_cost_usd=max_cost)
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
