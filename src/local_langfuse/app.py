@@ -19,6 +19,7 @@ from local_langfuse.db import Database
 from local_langfuse.errors import ApiError, ValidationApiError
 from local_langfuse.http import dumps, error_response, json_response
 from local_langfuse.ingest_pool import IngestPool
+from local_langfuse.prompts import PromptStore
 from local_langfuse.routes import ROUTERS
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.db = database
+    app.state.prompts = PromptStore(database, config.project_id)
     # Started on the first large OTLP export; whoever runs the app closes it (see server.py).
     app.state.ingest_pool = IngestPool()
 
