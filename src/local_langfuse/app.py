@@ -232,6 +232,12 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # FastAPI's native OpenTelemetry: a span per request as soon as the process has a
+        # tracer provider, as it has when local-langfuse runs embedded beside a Langfuse client
+        # (the app, the CLI). The server is the tracing backend, not a service to trace: those
+        # spans cost ~0.3 ms per request and Langfuse's exporter drops them anyway. Off, the
+        # per-request check of the global providers is skipped too.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = config
     app.state.db = database

@@ -121,6 +121,15 @@ def _version_or_label(request: Request) -> tuple[int | None, str | None]:
     return version, label
 
 
+# First of all routes (see routes/__init__.py): the app tries routes in order, and this is the
+# request SDKs send most; each route tried before it cost about 3 us.
+@router.get(COLLECTION + "/{rest:path}")
+async def get_prompt(request: Request) -> Response:
+    name = _name_only(request)
+    version, label = _version_or_label(request)
+    return Response(_store(request).get_json(name, label=label, version=version), media_type=JSON)
+
+
 @router.get(COLLECTION)
 async def list_prompts(request: Request) -> Response:
     query = request.query_params
@@ -152,13 +161,6 @@ async def create_prompt(request: Request) -> Response:
     new = parse_create_request(await read_json(request))
     body = await run_in_threadpool(_store(request).create, new)
     return Response(body, status_code=201, media_type=JSON)
-
-
-@router.get(COLLECTION + "/{rest:path}")
-async def get_prompt(request: Request) -> Response:
-    name = _name_only(request)
-    version, label = _version_or_label(request)
-    return Response(_store(request).get_json(name, label=label, version=version), media_type=JSON)
 
 
 @router.patch(COLLECTION + "/{rest:path}")
