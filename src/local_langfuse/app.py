@@ -19,6 +19,7 @@ from local_langfuse.db import Database
 from local_langfuse.errors import ApiError, ValidationApiError
 from local_langfuse.http import dumps, error_response, json_response
 from local_langfuse.ingest_pool import IngestPool
+from local_langfuse.prompts import PromptStore
 from local_langfuse.routes import ROUTERS
 
 logger = logging.getLogger(__name__)
@@ -231,9 +232,16 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # FastAPI's native OpenTelemetry: a span per request as soon as the process has a
+        # tracer provider, as it has when local-langfuse runs embedded beside a Langfuse client
+        # (the app, the CLI). The server is the tracing backend, not a service to trace: those
+        # spans cost ~0.3 ms per request and Langfuse's exporter drops them anyway. Off, the
+        # per-request check of the global providers is skipped too.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = config
     app.state.db = database
+    app.state.prompts = PromptStore(database, config.project_id)
     # Started on the first large OTLP export; whoever runs the app closes it (see server.py).
     app.state.ingest_pool = IngestPool()
 

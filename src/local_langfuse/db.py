@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 Migration = Callable[[sqlite3.Connection], None]
+
+# Bounds of each thread's read cache (see Database.cached_read): answers larger than this are
+# not kept, and the cache is emptied when it would grow beyond its budget.
+CACHE_ITEM_BYTES = 1024 * 1024
+CACHE_BUDGET_BYTES = 16 * 1024 * 1024
 
 
 def _script(conn: sqlite3.Connection, sql: str) -> None:
@@ -343,6 +348,34 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def cached_read(self, key: Hashable, read: Callable[[sqlite3.Connection], bytes]) -> bytes:
+        """``read(conn)``, or its earlier answer if nothing was written to the file since.
+
+        "Nothing written" is SQLite's own word for it: ``PRAGMA data_version`` changes when any
+        other connection (another thread's, another process's) commits, and the connection's
+        ``total_changes`` when it writes itself. The pair is read *before* the query, so a
+        kept answer is never older than the state it is filed under. One cache per thread,
+        like the connections; exceptions (a 404) are not kept.
+        """
+        conn = self.conn
+        local = self._local
+        token = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        cache: dict[Hashable, bytes] | None = getattr(local, "cache", None)
+        if cache is None or local.cache_token != token:
+            cache = local.cache = {}
+            local.cache_token = token
+            local.cache_bytes = 0
+        answer = cache.get(key)
+        if answer is None:
+            answer = read(conn)
+            if len(answer) <= CACHE_ITEM_BYTES:
+                if local.cache_bytes + len(answer) > CACHE_BUDGET_BYTES:
+                    cache.clear()
+                    local.cache_bytes = 0
+                cache[key] = answer
+                local.cache_bytes += len(answer)
+        return answer
 
     def schema_version(self) -> int:
         row = self.conn.execute("PRAGMA user_version").fetchone()

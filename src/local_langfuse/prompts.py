@@ -434,9 +434,15 @@ class PromptStore:
     # reads
 
     def get_json(self, name: str, *, label: str | None = None, version: int | None = None) -> bytes:
-        """The ``Prompt`` JSON by label or version (neither: ``production``), or a 404."""
-        conn = self.db.conn
-        return self._get_json(conn, name, label=label, version=version)
+        """The ``Prompt`` JSON by label or version (neither: ``production``), or a 404.
+
+        Kept per thread until the next write to the database (``Database.cached_read``): SDKs
+        poll prompts far more often than they change, and the query is most of a GET's cost.
+        """
+        return self.db.cached_read(
+            ("prompt", self.project_id, name, label, version),
+            lambda conn: self._get_json(conn, name, label=label, version=version),
+        )
 
     def _get_json(
         self,

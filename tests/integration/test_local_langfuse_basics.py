@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,3 +84,40 @@ def test_bodies_over_the_limit_get_413(api: httpx.Client) -> None:
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+def test_an_embedded_server_leaves_no_spans_in_the_host_process_tracer(tmp_path: Path) -> None:
+    # Embedded beside a Langfuse client (the app, the CLI), the process has a global tracer
+    # provider; FastAPI would trace every request to local-langfuse into it.
+    code = (
+        "import sys, httpx\n"
+        "from pathlib import Path\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import "
+        "InMemorySpanExporter\n"
+        "from tests.support.servers import start_local_langfuse, PUBLIC_KEY, SECRET_KEY\n"
+        "exporter = InMemorySpanExporter()\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "with trace.get_tracer('probe').start_as_current_span('probe'):\n"
+        "    pass\n"
+        "server = start_local_langfuse(Path(sys.argv[1]))\n"
+        "try:\n"
+        "    auth = (PUBLIC_KEY, SECRET_KEY)\n"
+        "    httpx.get(server.base_url + '/api/public/projects', auth=auth).raise_for_status()\n"
+        "    httpx.get(server.base_url + '/api/public/health').raise_for_status()\n"
+        "finally:\n"
+        "    server.stop()\n"
+        "print(sorted(span.name for span in exporter.get_finished_spans()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "spans.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # The probe shows the provider records spans; the server's requests add none.
+    assert done.stdout.strip() == "['probe']", done.stderr

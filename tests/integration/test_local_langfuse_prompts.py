@@ -18,7 +18,7 @@ from langfuse.api import NotFoundError
 
 from local_langfuse import LocalLangfuseServer
 from tests.support.openapi import assert_valid_response
-from tests.support.servers import PUBLIC_KEY, SECRET_KEY
+from tests.support.servers import PUBLIC_KEY, SECRET_KEY, start_local_langfuse
 
 PROMPTS = "/api/public/v2/prompts"
 
@@ -89,6 +89,28 @@ def test_cache_ttl_zero_sees_a_label_moved_by_update_prompt(
     assert updated.labels == ["production", "latest"]
     assert langfuse.get_prompt(name, cache_ttl_seconds=0).prompt == "second"
     # The label left version 1: nothing points there any more.
+    assert get(api, name, version=1)["labels"] == []
+
+
+def test_a_label_moved_through_a_second_server_on_the_same_file_is_read_at_once(
+    lf_server: LocalLangfuseServer, api: httpx.Client, unique: str
+) -> None:
+    # Like the app and the CLI, each with its embedded server on the one data directory; the
+    # first server has just answered the GET (and keeps the answer until the file changes).
+    name = f"two-servers-{unique}"
+    create(api, {"name": name, "prompt": "first", "labels": ["production"]})
+    create(api, {"name": name, "prompt": "second"})
+    assert get(api, name)["version"] == 1
+    other = start_local_langfuse(lf_server.config.db_path)
+    try:
+        with httpx.Client(base_url=other.base_url, auth=(PUBLIC_KEY, SECRET_KEY)) as other_api:
+            other_api.patch(
+                f"{PROMPTS}/{quote(name, safe='')}/versions/2", json={"newLabels": ["production"]}
+            ).raise_for_status()
+    finally:
+        other.stop()
+
+    assert get(api, name)["version"] == 2
     assert get(api, name, version=1)["labels"] == []
 
 

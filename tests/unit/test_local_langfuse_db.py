@@ -1,13 +1,17 @@
-"""The SQLite layer of local-langfuse: ordered migrations, upgrades in place, atomic writes."""
+"""The SQLite layer of local-langfuse: ordered migrations, upgrades in place, atomic writes,
+and a read cache that no write goes unseen by."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from local_langfuse.db import MIGRATIONS, Database
+from local_langfuse.db import CACHE_ITEM_BYTES, MIGRATIONS, Database
 
 
 def _tables(path: Path) -> set[str]:
@@ -130,5 +134,95 @@ def test_deleting_a_dataset_deletes_its_items(tmp_path: Path) -> None:
         with db.write() as conn:
             conn.execute("DELETE FROM datasets WHERE id = 'd'")
         assert db.conn.execute("SELECT COUNT(*) FROM dataset_items").fetchone()[0] == 0
+    finally:
+        db.close()
+
+
+class RecordingRead:
+    """A read for ``cached_read`` that records each time it really runs."""
+
+    def __init__(self, answer: bytes = b"answer") -> None:
+        self.answer = answer
+        self.runs = 0
+
+    def __call__(self, conn: sqlite3.Connection) -> bytes:
+        self.runs += 1
+        count = conn.execute("SELECT COUNT(*) FROM datasets").fetchone()[0]
+        return self.answer + str(count).encode()
+
+
+def _add_dataset(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute(
+        "INSERT INTO datasets (id, name, created_at, updated_at) VALUES (?, ?, 't', 't')",
+        (name, name),
+    )
+
+
+def test_cached_read_answers_again_from_memory_while_nothing_is_written(tmp_path: Path) -> None:
+    db = Database(tmp_path / "cache.sqlite3")
+    read, other = RecordingRead(), RecordingRead(b"other")
+    try:
+        assert [db.cached_read("k", read) for _ in range(3)] == [b"answer0"] * 3
+        assert db.cached_read("k2", other) == b"other0"
+        assert (read.runs, other.runs) == (1, 1)
+    finally:
+        db.close()
+
+
+def test_cached_read_sees_a_write_of_its_own_connection(tmp_path: Path) -> None:
+    db = Database(tmp_path / "cache.sqlite3")
+    read = RecordingRead()
+    try:
+        assert db.cached_read("k", read) == b"answer0"
+        with db.write() as conn:  # the calling thread's own connection
+            _add_dataset(conn, "mine")
+        assert db.cached_read("k", read) == b"answer1"
+        assert read.runs == 2
+    finally:
+        db.close()
+
+
+def test_cached_read_sees_a_write_of_another_thread(tmp_path: Path) -> None:
+    db = Database(tmp_path / "cache.sqlite3")
+    read = RecordingRead()
+
+    def write() -> None:
+        with db.write() as conn:
+            _add_dataset(conn, "theirs")
+
+    try:
+        assert db.cached_read("k", read) == b"answer0"
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join()
+        assert db.cached_read("k", read) == b"answer1"
+    finally:
+        db.close()
+
+
+def test_cached_read_sees_a_write_of_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    db = Database(path)
+    read = RecordingRead()
+    script = (
+        "import sqlite3, sys; conn = sqlite3.connect(sys.argv[1]); "
+        'conn.execute("INSERT INTO datasets (id, name, created_at, updated_at) '
+        "VALUES ('p', 'p', 't', 't')\"); conn.commit()"
+    )
+    try:
+        assert db.cached_read("k", read) == b"answer0"
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+        assert db.cached_read("k", read) == b"answer1"
+    finally:
+        db.close()
+
+
+def test_cached_read_keeps_no_answer_larger_than_its_item_limit(tmp_path: Path) -> None:
+    db = Database(tmp_path / "cache.sqlite3")
+    large = RecordingRead(b"x" * CACHE_ITEM_BYTES)
+    try:
+        db.cached_read("large", large)
+        db.cached_read("large", large)
+        assert large.runs == 2
     finally:
         db.close()

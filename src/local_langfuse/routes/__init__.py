@@ -17,9 +17,10 @@ from local_langfuse.routes import (
     traces,
 )
 
+# Prompts first: a prompt GET, the hot path, is then matched by the first route tried.
 ROUTERS: list[APIRouter] = [
-    health.router,
     prompts.router,
+    health.router,
     datasets.router,
     dataset_runs.router,
     otel.router,
