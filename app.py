@@ -1,11 +1,13 @@
-"""The Streamlit entry point (router only): page config, services once, navigation."""
+"""The Streamlit entry point (router only): page config, sign-in, services once, navigation."""
 
 import streamlit as st
 
+from prompt_playground.ui.identity import require_sign_in, sidebar_identity
 from prompt_playground.ui.services import get_services
 
 st.set_page_config(page_title="Prompt Playground", page_icon="🧪", layout="wide")
-get_services()
+require_sign_in()
+services = get_services()
 navigation = st.navigation(
     [
         st.Page(
@@ -16,4 +18,5 @@ navigation = st.navigation(
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     ]
 )
+sidebar_identity(services.settings)
 navigation.run()

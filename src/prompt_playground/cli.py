@@ -120,7 +120,7 @@ def promote(
             prompt=name,
             version=version,
             label=label,
-            actor=comparisons.actor("cli"),
+            actor=comparisons.actor("cli", services.settings.actor),
             reason=reason,
             evidence=evidence,
             require_evidence=require_evidence,
@@ -305,7 +305,12 @@ def run(
         # mostly waits on the model then), not before the first call.
         preload = threading.Thread(target=_load_reporting, name="preload", daemon=True)
         preload.start()
-        record = comparisons.start(services, planned, on_progress=on_progress)
+        record = comparisons.start(
+            services,
+            planned,
+            on_progress=on_progress,
+            actor=comparisons.actor("cli", services.settings.actor),
+        )
         preload.join()
         from prompt_playground.compare import accuracy_scores, compare
 

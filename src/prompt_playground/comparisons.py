@@ -10,12 +10,19 @@ in between cannot swap in a version nobody checked. A run's meta keeps what its 
 from __future__ import annotations
 
 import asyncio
-import getpass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prompt_playground import drafts as drafts_mod
+from prompt_playground.actors import (
+    Actor,
+    EntryPoint,
+    NotAPromoterError,
+    as_actor,
+    local_actor,
+    promote_refusal,
+)
 from prompt_playground.compare_values import schema_fields
 from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
@@ -223,6 +230,7 @@ def start(
     on_progress: Callable[[Progress], None] | None = None,
     background: bool = False,
     max_cost_usd: float | None = None,
+    actor: Actor | str | None = None,
 ) -> RunRecord:
     """Run the plan: in the foreground (the CLI; returns the finished run) or in the background
     worker (pages; returns the run as recorded, still running — poll the run store).
@@ -244,6 +252,7 @@ def start(
         kind=plan.kind,
         meta=_export_meta(plan),
         repeats=plan.repeats,
+        actor=str(actor) if actor is not None else None,
     )
     if background:
         from prompt_playground import worker
@@ -334,13 +343,21 @@ def run_fields(record: RunRecord, results: Sequence[Result]) -> list[str]:
 # -- promotion and history -----------------------------------------------------------------
 
 
-def actor(entry_point: Literal["cli", "app"]) -> str:
-    """Who moves a label: the OS user, and from where (``alice (cli)``)."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user} ({entry_point})"
+def actor(entry_point: EntryPoint, configured: str | None = None) -> Actor:
+    """Who acts without signing in: ``PLAYGROUND_ACTOR`` (``configured``) or the OS user, and
+    from where (``alice (cli)``)."""
+    return local_actor(entry_point, configured)
+
+
+def promotion_refusal(services: Services, *, label: str, actor: Actor | str) -> str | None:
+    """Why ``actor`` may not move ``label`` (``PLAYGROUND_PROMOTERS``), or None when they may;
+    pages disable the promote button with this text."""
+    return promote_refusal(
+        as_actor(actor),
+        label,
+        protected_labels=services.settings.protected_labels,
+        promoters=services.settings.promoters,
+    )
 
 
 class EvidenceError(PlaygroundError):
@@ -423,7 +440,7 @@ def promote(
     prompt: str,
     version: int,
     label: str,
-    actor: str,
+    actor: Actor | str,
     reason: str | None = None,
     evidence: PromotionEvidence | None = None,
     require_evidence: bool = False,
@@ -437,8 +454,13 @@ def promote(
     ``require_evidence``, a failing or missing gate refuses whatever the reason.
 
     Raises:
+        NotAPromoterError: ``label`` is protected and ``actor`` is not in
+            ``PLAYGROUND_PROMOTERS``; nothing moved.
         EvidenceError: the gate refuses (see above); nothing moved.
     """
+    refusal = promotion_refusal(services, label=label, actor=actor)
+    if refusal is not None:
+        raise NotAPromoterError(f"Not promoted: {refusal}")
     reason = (reason or "").strip() or None
     if require_evidence and evidence is None:
         evidence = promotion_evidence(services, prompt=prompt, version=version, label=label)
@@ -465,7 +487,7 @@ def promote(
         version,
         label,
         note=note,
-        actor=actor,
+        actor=str(actor),
     )
     return promotion
 
@@ -517,12 +539,17 @@ def save_draft(
     *,
     commit_message: str | None = None,
     labels: Sequence[str] = (),
-    actor: str,
+    actor: Actor | str,
 ) -> SavedDraft:
     """Save a draft as a new version: exactly one version, or none when a version already holds
     the same content (the normalisation ``sync`` uses). Labels are moved through ``promote``
     (so they are in the label history); runs made on the draft are linked to the version."""
     drafts_mod.check_content(draft.type, draft.prompt, draft.config)
+    wanted = list(dict.fromkeys(lbl.strip() for lbl in labels if lbl.strip()))
+    for label in wanted:  # refuse before a version is created, not halfway through
+        refusal = promotion_refusal(services, label=label, actor=actor)
+        if refusal is not None:
+            raise NotAPromoterError(f"Not saved: {refusal}")
     existing = services.prompts.versions(draft.prompt_name)
     match = matching_version(existing, draft.prompt, draft.config)
     created = match is None
@@ -549,11 +576,11 @@ def save_draft(
             actor=actor,
             reason=f"saved from draft '{draft.name}'",
         )
-        for label in dict.fromkeys(lbl.strip() for lbl in labels if lbl.strip())
+        for label in wanted
     )
     saved = draft
     if services.store.has_draft(draft.prompt_name, draft.name):
-        saved = services.store.save_draft(replace(draft, saved_version=number))
+        saved = services.store.save_draft(replace(draft, saved_version=number, actor=str(actor)))
     _link_runs(services, draft, number)
     return SavedDraft(saved, number, created, promotions)
 

@@ -25,6 +25,7 @@ from prompt_playground.schema import response_model_for
 from prompt_playground.statistics import compare_pair, format_statistics
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
+from prompt_playground.ui.identity import current_actor
 from prompt_playground.ui.run_view import (
     RunView,
     build_view,
@@ -401,7 +402,13 @@ def _start(
                 concurrency=concurrency,
                 repeats=repeats,
             )
-            record = comparisons.start(services, planned, background=True, max_cost_usd=max_cost)
+            record = comparisons.start(
+                services,
+                planned,
+                background=True,
+                max_cost_usd=max_cost,
+                actor=current_actor(services.settings),
+            )
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
         return
