@@ -28,9 +28,18 @@ def signed_in() -> bool:
 
 
 def require_sign_in() -> None:
-    """With sign-in configured and nobody signed in: the sign-in page, then ``st.stop()``."""
+    """With sign-in configured and nobody signed in: the sign-in page (the only page the
+    navigation knows then, so no other page is listed or reachable), then ``st.stop()``."""
     if not auth_configured() or signed_in():
         return
+    st.navigation(
+        [st.Page(_sign_in_page, title="Sign in", icon=":material/login:", default=True)],
+        position="hidden",
+    ).run()
+    st.stop()
+
+
+def _sign_in_page() -> None:
     st.title("Prompt Playground")
     st.markdown(
         "Sign in to compare prompt versions, run drafts and promote labels. Your name is "
@@ -43,7 +52,6 @@ def require_sign_in() -> None:
         key="identity.sign_in",
         on_click=st.login,
     )
-    st.stop()
 
 
 def current_actor(settings: Settings) -> Actor:
