@@ -332,6 +332,14 @@ def run(
             sent = services.scores.post(accuracy_scores(results, schemas))
             typer.echo(f"Posted {sent} scores to Langfuse.")
         typer.echo(f"Results: {out} (run {record.id})")
+        recorded = record.meta.get("dataset_runs")
+        if isinstance(recorded, dict) and recorded.get("names"):
+            typer.echo(
+                f"Langfuse dataset runs on '{dataset}' ({recorded.get('items')} items): "
+                + ", ".join(str(n) for n in recorded["names"])
+            )
+        elif isinstance(recorded, dict) and recorded.get("error"):
+            typer.echo(f"Not recorded as Langfuse dataset runs: {recorded['error']}", err=True)
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
 

@@ -10,8 +10,9 @@ in between cannot swap in a version nobody checked. A run's meta keeps what its 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prompt_playground import drafts as drafts_mod
@@ -24,6 +25,7 @@ from prompt_playground.actors import (
     promote_refusal,
 )
 from prompt_playground.compare_values import schema_fields
+from prompt_playground.dataset_runs import dataset_meta, run_items
 from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from prompt_playground.export import Format, Shape
     from prompt_playground.gate import GateResult
 
+
+logger = logging.getLogger(__name__)
 
 #: Bounds of "repeats per sample" (``--repeat``).
 MIN_REPEATS, MAX_REPEATS = 1, 20
@@ -87,6 +91,10 @@ class Plan:
     capped_from: int | None = None
     repeats: int = 1
     estimate: Estimate | None = None  # calls, tokens, cost and wall time before any call
+    #: The Langfuse dataset the samples came from (each variant is then recorded as a dataset
+    #: run) and each sample's item id.
+    dataset: str | None = None
+    dataset_items: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -183,6 +191,8 @@ def plan(
         expected_fields=tuple(samples.expected_fields),
         drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
         repeats=repeats,
+        dataset=samples.dataset,
+        dataset_items=dict(samples.dataset_items),
     )
     if not estimate:
         return planned
@@ -254,12 +264,54 @@ def start(
         repeats=plan.repeats,
         actor=str(actor) if actor is not None else None,
     )
+    after = None
+    if plan.dataset is not None:
+
+        def after(finished: RunRecord) -> None:
+            record_dataset_runs(services, finished.id)
+
     if background:
         from prompt_playground import worker
 
-        handle = worker.start_run(services, request, prepared)
+        handle = worker.start_run(services, request, prepared, after=after)
         return services.store.get_run(handle.run_id)
-    return asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+    record = asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+    if after is not None:
+        after(record)
+        record = services.store.get_run(record.id)
+    return record
+
+
+def record_dataset_runs(services: Services, run_id: str) -> list[str]:
+    """Record a run on a Langfuse dataset as one Langfuse dataset run per variant (one item per
+    sample, linked to its trace). The outcome goes into the run's meta (``dataset_runs``: the
+    names and item count, or the error): a Langfuse hiccup here never fails the run.
+
+    Returns the dataset runs' names (none when the run was not on a dataset or it failed).
+    """
+    record = services.store.get_run(run_id)
+    items = run_items(
+        run_id,
+        record.meta,
+        services.store.results(run_id),
+        prompt_name=record.prompt_name,
+        variants=record.variants,
+        sample_ids=[s.id for s in services.store.samples(run_id)],
+    )
+    if not items:
+        return []
+    names = list(dict.fromkeys(item.run_name for item in items))
+    services.langfuse.flush()  # the traces the items link to, before the links
+    try:
+        linked = services.dataset_runs.link(items)
+        outcome: dict[str, Any] = {"names": names, "items": linked}
+    except PlaygroundError as exc:
+        logger.warning("Run %s: dataset runs not recorded: %s", run_id, exc.message)
+        outcome = {"names": [], "error": exc.message}
+        names = []
+    latest = services.store.get_run(run_id)
+    services.store.update_meta(run_id, {**latest.meta, "dataset_runs": outcome})
+    return names
 
 
 def _export_meta(plan: Plan) -> dict[str, Any]:
@@ -271,6 +323,8 @@ def _export_meta(plan: Plan) -> dict[str, Any]:
     }
     if plan.drafts:
         meta["drafts"] = {d.key: d.meta() for d in plan.drafts}
+    if plan.dataset is not None:
+        meta["dataset"] = dataset_meta(plan.dataset, plan.dataset_items)
     return meta
 
 

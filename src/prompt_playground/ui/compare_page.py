@@ -471,6 +471,7 @@ def _header(record: RunRecord) -> None:
         f"{plain(record.prompt_name)}: {plain(described)} · samples "
         f"{plain(record.samples_name or '?')} · "
         f"status **{record.status}**"
+        + (f" · started by {plain(record.actor)}" if record.actor else "")
     )
     fraction = record.done / record.total if record.total else 1.0
     elapsed = elapsed_s(record)
@@ -491,9 +492,25 @@ def _header(record: RunRecord) -> None:
             st.caption("This run is being executed elsewhere (another process).")
     elif record.error:
         st.warning(plain(record.error))
+    _dataset_runs_note(record)
     if record.meta.get("drift"):
         with st.expander("Schema drift between code models and stored schemas"):
             st.json(record.meta["drift"])
+
+
+def _dataset_runs_note(record: RunRecord) -> None:
+    """Where the run is in Langfuse's own dataset-run views (runs on a Langfuse dataset)."""
+    recorded = record.meta.get("dataset_runs")
+    dataset = (record.meta.get("dataset") or {}).get("name")
+    if not isinstance(recorded, dict):
+        return
+    if recorded.get("names"):
+        st.caption(
+            f":material/dataset: Recorded in Langfuse as dataset runs of "
+            f"'{plain(dataset)}': " + ", ".join(plain(n) for n in recorded["names"])
+        )
+    elif recorded.get("error"):
+        st.warning(f"Not recorded as Langfuse dataset runs: {plain(recorded['error'])}")
 
 
 def _styled(page: pd.DataFrame, mask: pd.DataFrame, unstable: pd.DataFrame | None = None) -> Any:
