@@ -1,4 +1,4 @@
-"""The Streamlit entry point: the router (page config, services once, navigation, run).
+"""The Streamlit entry point: the router (page config, sign-in, services once, navigation, run).
 
 The router lives in ``prompt_playground.ui.router`` because every page file runs it too when
 Streamlit runs the page without it (a first request for a page URL; see that module).

@@ -12,6 +12,7 @@ BENCHES = [
     "bench.serve",
     "bench.compare_bench",
     "bench.statistics_bench",
+    "bench.dataset_runs",
     "bench.samples_fuzz",
     "bench.page_rerun",
     "bench.local_model",

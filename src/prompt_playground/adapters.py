@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 from langfuse import Langfuse
+from pydantic import SecretStr
 
 from prompt_playground.compare_accuracy import ScoreToPost
+from prompt_playground.dataset_runs import RunItem
 from prompt_playground.datasets import (
     SavedDataset,
     dataset_sample_set,
@@ -97,3 +101,53 @@ class LangfuseTraces:
             if time.monotonic() >= deadline:
                 raise TraceNotReadyError(f"Trace {trace_id} has no observations yet.")
             time.sleep(0.25)
+
+
+class LangfuseDatasetRuns:
+    """Dataset runs over Langfuse's public REST API (``POST /api/public/dataset-run-items``):
+    the SDK 5 has no client for them. Items are posted a few at a time on one keep-alive
+    connection pool; the first failure stops the rest and says what Langfuse answered."""
+
+    PARALLEL = 8
+
+    def __init__(
+        self, *, base_url: str, public_key: str, secret_key: SecretStr, timeout_s: float = 30.0
+    ) -> None:
+        self._base_url = base_url
+        self._auth = (public_key, secret_key)
+        self._timeout_s = timeout_s
+
+    def link(self, items: Sequence[RunItem]) -> int:
+        """Post every item; returns how many were recorded."""
+        if not items:
+            return 0
+        auth = (self._auth[0], self._auth[1].get_secret_value())
+        with (
+            httpx.Client(base_url=self._base_url, auth=auth, timeout=self._timeout_s) as client,
+            ThreadPoolExecutor(max_workers=self.PARALLEL, thread_name_prefix="dataset-run") as pool,
+        ):
+            return sum(pool.map(lambda item: self._post(client, item), items))
+
+    def _post(self, client: httpx.Client, item: RunItem) -> int:
+        body: dict[str, Any] = {
+            "runName": item.run_name,
+            "datasetItemId": item.dataset_item_id,
+            "traceId": item.trace_id,
+            "metadata": item.metadata,
+        }
+        if item.description:
+            body["runDescription"] = item.description
+        try:
+            response = client.post("/api/public/dataset-run-items", json=body)
+        except httpx.HTTPError as exc:
+            raise PlaygroundError(
+                f"Could not record dataset run '{item.run_name}' in Langfuse at "
+                f"{self._base_url}: {type(exc).__name__}."
+            ) from exc
+        if response.status_code >= 400:
+            raise PlaygroundError(
+                f"Langfuse refused a run item of dataset run '{item.run_name}' "
+                f"(HTTP {response.status_code}).",
+                details=response.text[:2000],
+            )
+        return 1

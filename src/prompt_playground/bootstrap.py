@@ -17,7 +17,12 @@ import httpx
 from langfuse import Langfuse
 from pydantic import SecretStr
 
-from prompt_playground.adapters import LangfuseDatasets, LangfuseScores, LangfuseTraces
+from prompt_playground.adapters import (
+    LangfuseDatasetRuns,
+    LangfuseDatasets,
+    LangfuseScores,
+    LangfuseTraces,
+)
 from prompt_playground.errors import ConfigurationError, PlaygroundError
 from prompt_playground.examples import example_prompt as example_prompt_spec
 from prompt_playground.examples import example_samples_bytes as example_samples
@@ -85,6 +90,13 @@ class Services:
     @property
     def datasets(self) -> LangfuseDatasets:
         return LangfuseDatasets(self.langfuse, base_url=self.langfuse_url)
+
+    @property
+    def dataset_runs(self) -> LangfuseDatasetRuns:
+        public_key, secret_key = self.langfuse_keys()
+        return LangfuseDatasetRuns(
+            base_url=self.langfuse_url, public_key=public_key, secret_key=secret_key
+        )
 
     @property
     def scores(self) -> LangfuseScores:

@@ -130,7 +130,7 @@ def promote(
             prompt=name,
             version=version,
             label=label,
-            actor=comparisons.actor("cli"),
+            actor=comparisons.actor("cli", services.settings.actor),
             reason=reason,
             evidence=evidence,
             require_evidence=require_evidence,
@@ -256,7 +256,12 @@ def run(
         # mostly waits on the model then), not before the first call.
         preload = threading.Thread(target=_load_reporting, name="preload", daemon=True)
         preload.start()
-        record = comparisons.start(services, planned, on_progress=_progress_line(interactive))
+        record = comparisons.start(
+            services,
+            planned,
+            on_progress=_progress_line(interactive),
+            actor=comparisons.actor("cli", services.settings.actor),
+        )
         preload.join()
         if interactive:
             sys.stderr.write("\n")
@@ -269,6 +274,7 @@ def run(
         _write_output(out, data_out)
         _print_results(services, planned, record, post_scores=post_scores)
         typer.echo(f"Results: {out} (run {record.id})")
+        _print_dataset_runs(record, dataset)
         if record.status != "completed":
             raise _fail(f"The run ended as {record.status}: {record.error or ''}")
 
@@ -324,6 +330,18 @@ def _read_input(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise _fail(f"Cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _print_dataset_runs(record: RunRecord, dataset: str | None) -> None:
+    """Where a run on a Langfuse dataset was recorded as dataset runs, or why it was not."""
+    recorded = record.meta.get("dataset_runs")
+    if isinstance(recorded, dict) and recorded.get("names"):
+        typer.echo(
+            f"Langfuse dataset runs on '{dataset}' ({recorded.get('items')} items): "
+            + ", ".join(str(n) for n in recorded["names"])
+        )
+    elif isinstance(recorded, dict) and recorded.get("error"):
+        typer.echo(f"Not recorded as Langfuse dataset runs: {recorded['error']}", err=True)
 
 
 def _write_output(path: Path, data: bytes) -> None:

@@ -10,13 +10,22 @@ in between cannot swap in a version nobody checked. A run's meta keeps what its 
 from __future__ import annotations
 
 import asyncio
-import getpass
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prompt_playground import drafts as drafts_mod
+from prompt_playground.actors import (
+    Actor,
+    EntryPoint,
+    NotAPromoterError,
+    as_actor,
+    local_actor,
+    promote_refusal,
+)
 from prompt_playground.compare_values import schema_fields
+from prompt_playground.dataset_runs import dataset_meta, run_items
 from prompt_playground.datasets import sample_set_digest
 from prompt_playground.drafts import Draft, DraftError
 from prompt_playground.errors import PlaygroundError, SamplesError
@@ -41,6 +50,8 @@ if TYPE_CHECKING:
     from prompt_playground.export import Format, Shape
     from prompt_playground.gate import GateResult
 
+
+logger = logging.getLogger(__name__)
 
 #: Bounds of "repeats per sample" (``--repeat``).
 MIN_REPEATS, MAX_REPEATS = 1, 20
@@ -80,6 +91,10 @@ class Plan:
     capped_from: int | None = None
     repeats: int = 1
     estimate: Estimate | None = None  # calls, tokens, cost and wall time before any call
+    #: The Langfuse dataset the samples came from (each variant is then recorded as a dataset
+    #: run) and each sample's item id.
+    dataset: str | None = None
+    dataset_items: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -176,6 +191,8 @@ def plan(
         expected_fields=tuple(samples.expected_fields),
         drafts=tuple(given[p.prompt.draft] for p in prepared if p.prompt.draft is not None),
         repeats=repeats,
+        dataset=samples.dataset,
+        dataset_items=dict(samples.dataset_items),
     )
     if not estimate:
         return planned
@@ -223,6 +240,7 @@ def start(
     on_progress: Callable[[Progress], None] | None = None,
     background: bool = False,
     max_cost_usd: float | None = None,
+    actor: Actor | str | None = None,
 ) -> RunRecord:
     """Run the plan: in the foreground (the CLI; returns the finished run) or in the background
     worker (pages; returns the run as recorded, still running — poll the run store).
@@ -244,13 +262,56 @@ def start(
         kind=plan.kind,
         meta=_export_meta(plan),
         repeats=plan.repeats,
+        actor=str(actor) if actor is not None else None,
     )
+    after = None
+    if plan.dataset is not None:
+
+        def after(finished: RunRecord) -> None:
+            record_dataset_runs(services, finished.id)
+
     if background:
         from prompt_playground import worker
 
-        handle = worker.start_run(services, request, prepared)
+        handle = worker.start_run(services, request, prepared, after=after)
         return services.store.get_run(handle.run_id)
-    return asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+    record = asyncio.run(services.runner().run(request, prepared, on_progress=on_progress))
+    if after is not None:
+        after(record)
+        record = services.store.get_run(record.id)
+    return record
+
+
+def record_dataset_runs(services: Services, run_id: str) -> list[str]:
+    """Record a run on a Langfuse dataset as one Langfuse dataset run per variant (one item per
+    sample, linked to its trace). The outcome goes into the run's meta (``dataset_runs``: the
+    names and item count, or the error): a Langfuse hiccup here never fails the run.
+
+    Returns the dataset runs' names (none when the run was not on a dataset or it failed).
+    """
+    record = services.store.get_run(run_id)
+    items = run_items(
+        run_id,
+        record.meta,
+        services.store.results(run_id),
+        prompt_name=record.prompt_name,
+        variants=record.variants,
+        sample_ids=[s.id for s in services.store.samples(run_id)],
+    )
+    if not items:
+        return []
+    names = list(dict.fromkeys(item.run_name for item in items))
+    services.langfuse.flush()  # the traces the items link to, before the links
+    try:
+        linked = services.dataset_runs.link(items)
+        outcome: dict[str, Any] = {"names": names, "items": linked}
+    except PlaygroundError as exc:
+        logger.warning("Run %s: dataset runs not recorded: %s", run_id, exc.message)
+        outcome = {"names": [], "error": exc.message}
+        names = []
+    latest = services.store.get_run(run_id)
+    services.store.update_meta(run_id, {**latest.meta, "dataset_runs": outcome})
+    return names
 
 
 def _export_meta(plan: Plan) -> dict[str, Any]:
@@ -262,6 +323,8 @@ def _export_meta(plan: Plan) -> dict[str, Any]:
     }
     if plan.drafts:
         meta["drafts"] = {d.key: d.meta() for d in plan.drafts}
+    if plan.dataset is not None:
+        meta["dataset"] = dataset_meta(plan.dataset, plan.dataset_items)
     return meta
 
 
@@ -334,13 +397,21 @@ def run_fields(record: RunRecord, results: Sequence[Result]) -> list[str]:
 # -- promotion and history -----------------------------------------------------------------
 
 
-def actor(entry_point: Literal["cli", "app"]) -> str:
-    """Who moves a label: the OS user, and from where (``alice (cli)``)."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user} ({entry_point})"
+def actor(entry_point: EntryPoint, configured: str | None = None) -> Actor:
+    """Who acts without signing in: ``PLAYGROUND_ACTOR`` (``configured``) or the OS user, and
+    from where (``alice (cli)``)."""
+    return local_actor(entry_point, configured)
+
+
+def promotion_refusal(services: Services, *, label: str, actor: Actor | str) -> str | None:
+    """Why ``actor`` may not move ``label`` (``PLAYGROUND_PROMOTERS``), or None when they may;
+    pages disable the promote button with this text."""
+    return promote_refusal(
+        as_actor(actor),
+        label,
+        protected_labels=services.settings.protected_labels,
+        promoters=services.settings.promoters,
+    )
 
 
 class EvidenceError(PlaygroundError):
@@ -423,7 +494,7 @@ def promote(
     prompt: str,
     version: int,
     label: str,
-    actor: str,
+    actor: Actor | str,
     reason: str | None = None,
     evidence: PromotionEvidence | None = None,
     require_evidence: bool = False,
@@ -437,8 +508,13 @@ def promote(
     ``require_evidence``, a failing or missing gate refuses whatever the reason.
 
     Raises:
+        NotAPromoterError: ``label`` is protected and ``actor`` is not in
+            ``PLAYGROUND_PROMOTERS``; nothing moved.
         EvidenceError: the gate refuses (see above); nothing moved.
     """
+    refusal = promotion_refusal(services, label=label, actor=actor)
+    if refusal is not None:
+        raise NotAPromoterError(f"Not promoted: {refusal}")
     reason = (reason or "").strip() or None
     if require_evidence and evidence is None:
         evidence = promotion_evidence(services, prompt=prompt, version=version, label=label)
@@ -465,7 +541,7 @@ def promote(
         version,
         label,
         note=note,
-        actor=actor,
+        actor=str(actor),
     )
     return promotion
 
@@ -517,12 +593,17 @@ def save_draft(
     *,
     commit_message: str | None = None,
     labels: Sequence[str] = (),
-    actor: str,
+    actor: Actor | str,
 ) -> SavedDraft:
     """Save a draft as a new version: exactly one version, or none when a version already holds
     the same content (the normalisation ``sync`` uses). Labels are moved through ``promote``
     (so they are in the label history); runs made on the draft are linked to the version."""
     drafts_mod.check_content(draft.type, draft.prompt, draft.config)
+    wanted = list(dict.fromkeys(lbl.strip() for lbl in labels if lbl.strip()))
+    for label in wanted:  # refuse before a version is created, not halfway through
+        refusal = promotion_refusal(services, label=label, actor=actor)
+        if refusal is not None:
+            raise NotAPromoterError(f"Not saved: {refusal}")
     existing = services.prompts.versions(draft.prompt_name)
     match = matching_version(existing, draft.prompt, draft.config)
     created = match is None
@@ -549,11 +630,11 @@ def save_draft(
             actor=actor,
             reason=f"saved from draft '{draft.name}'",
         )
-        for label in dict.fromkeys(lbl.strip() for lbl in labels if lbl.strip())
+        for label in wanted
     )
     saved = draft
     if services.store.has_draft(draft.prompt_name, draft.name):
-        saved = services.store.save_draft(replace(draft, saved_version=number))
+        saved = services.store.save_draft(replace(draft, saved_version=number, actor=str(actor)))
     _link_runs(services, draft, number)
     return SavedDraft(saved, number, created, promotions)
 

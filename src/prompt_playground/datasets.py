@@ -65,9 +65,14 @@ def save_samples(
 
 def load_samples_from_dataset(langfuse: Langfuse, name: str, *, base_url: str) -> list[Sample]:
     """The dataset's active items as samples, in the order they were saved."""
+    return [sample for sample, _ in _dataset_samples(langfuse, name, base_url=base_url)]
+
+
+def _dataset_samples(langfuse: Langfuse, name: str, *, base_url: str) -> list[tuple[Sample, str]]:
+    """Each active item as a sample, with the item's id (dataset runs link to it)."""
     with translate_sdk_errors(f"read dataset '{name}'", base_url):
         dataset = langfuse.get_dataset(name)
-    samples: list[Sample] = []
+    samples: list[tuple[Sample, str]] = []
     for position, item in enumerate(dataset.items, start=1):
         data = item.input if isinstance(item.input, dict) else {}
         metadata = item.metadata if isinstance(item.metadata, dict) else {}
@@ -79,21 +84,21 @@ def load_samples_from_dataset(langfuse: Langfuse, name: str, *, base_url: str) -
             )
         messages = data.get("messages")
         expected = item.expected_output if isinstance(item.expected_output, dict) else {}
-        samples.append(
-            Sample(
-                id=str(metadata.get("sample_id") or position),
-                row=int(metadata.get("row") or position),
-                variables={str(k): str(v) for k, v in variables.items()},
-                messages=messages if isinstance(messages, list) else None,
-                expected=dict(expected),
-            )
+        sample = Sample(
+            id=str(metadata.get("sample_id") or position),
+            row=int(metadata.get("row") or position),
+            variables={str(k): str(v) for k, v in variables.items()},
+            messages=messages if isinstance(messages, list) else None,
+            expected=dict(expected),
         )
+        samples.append((sample, str(item.id)))
     return samples
 
 
 def dataset_sample_set(langfuse: Langfuse, name: str, *, base_url: str) -> SampleSet:
     """A dataset as a ``SampleSet``, so the same pre-flight check applies to it."""
-    samples = load_samples_from_dataset(langfuse, name, base_url=base_url)
+    pairs = _dataset_samples(langfuse, name, base_url=base_url)
+    samples = [sample for sample, _ in pairs]
     columns: dict[str, None] = {}
     for sample in samples:
         columns.update(dict.fromkeys(sample.variables))
@@ -107,6 +112,8 @@ def dataset_sample_set(langfuse: Langfuse, name: str, *, base_url: str) -> Sampl
         encoding="JSON",
         delimiter=None,
         format="json",
+        dataset=name,
+        dataset_items={sample.id: item for sample, item in pairs},
     )
 
 

@@ -58,6 +58,7 @@ class Draft:
     updated_at: str = ""
     saved_version: int | None = None
     tags: list[str] = field(default_factory=list)
+    actor: str | None = None  # who saved it last (the store keeps it)
 
     @property
     def key(self) -> str:

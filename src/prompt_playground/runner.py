@@ -95,6 +95,7 @@ class RunRequest:
     kind: RunKind = "batch"
     meta: dict[str, Any] = field(default_factory=dict)  # more for the run's meta (see comparisons)
     repeats: int = 1  # each (sample, variant) is called this many times, each its own trace
+    actor: str | None = None  # who started it (``alice@example.com (app)``)
 
 
 def new_run_id() -> str:
@@ -197,6 +198,7 @@ class Runner:
             samples_name=request.samples_name,
             samples_hash=request.samples_hash,
             concurrency=request.concurrency,
+            actor=request.actor,
             meta={
                 "pid": os.getpid(),
                 "kind": request.kind,

@@ -132,10 +132,17 @@ def _m003_result_repeats(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS results_seq ON results(run_id, seq)")
 
 
+def _m004_actor(conn: sqlite3.Connection) -> None:
+    """Who started a run and who last saved a draft (the signed-in user, or the CLI's actor)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN actor TEXT")
+    conn.execute("ALTER TABLE drafts ADD COLUMN actor TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_drafts,
     _m003_result_repeats,
+    _m004_actor,
 ]
 
 
@@ -157,6 +164,7 @@ class RunRecord:
     error: str | None = None
     done: int = 0
     errors: int = 0
+    actor: str | None = None  # who started it: ``alice@example.com (app)``, ``ci (cli)``
 
 
 def _alive(pid: Any) -> bool:
@@ -195,7 +203,7 @@ class RunStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO runs (id, created_at, status, prompt_name, variants, samples_name,"
-                " samples_hash, total, concurrency, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " samples_hash, total, concurrency, meta, actor) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run.id,
                     run.created_at,
@@ -207,6 +215,7 @@ class RunStore:
                     run.total,
                     run.concurrency,
                     json.dumps(run.meta, ensure_ascii=False, default=str),
+                    run.actor,
                 ),
             )
             conn.executemany(
@@ -345,6 +354,7 @@ class RunStore:
                 error=row["error"],
                 done=row["done"],
                 errors=row["errors"],
+                actor=row["actor"],
             )
             for row in self._conn.execute(query, params)
         ]
@@ -406,11 +416,12 @@ class RunStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO drafts (prompt_name, name, type, prompt, config, base_version, tags,"
-                " saved_version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " saved_version, created_at, updated_at, actor) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (prompt_name, name) DO UPDATE SET type = excluded.type,"
                 " prompt = excluded.prompt, config = excluded.config,"
                 " base_version = excluded.base_version, tags = excluded.tags,"
-                " saved_version = excluded.saved_version, updated_at = excluded.updated_at",
+                " saved_version = excluded.saved_version, updated_at = excluded.updated_at,"
+                " actor = excluded.actor",
                 (
                     draft.prompt_name,
                     draft.name,
@@ -422,6 +433,7 @@ class RunStore:
                     draft.saved_version,
                     now,
                     now,
+                    draft.actor,
                 ),
             )
         return self.get_draft(draft.prompt_name, draft.name)
@@ -471,4 +483,5 @@ def _draft(row: sqlite3.Row) -> Draft:
         updated_at=row["updated_at"],
         saved_version=row["saved_version"],
         tags=json.loads(row["tags"]),
+        actor=row["actor"],
     )

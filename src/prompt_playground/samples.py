@@ -90,6 +90,9 @@ class SampleSet:
     format: Literal["csv", "jsonl", "json"]
     problems: list[SampleProblem] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
+    #: The Langfuse dataset the samples came from, and each sample's item id (sample id → id).
+    dataset: str | None = None
+    dataset_items: dict[str, str] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:

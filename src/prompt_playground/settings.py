@@ -8,11 +8,12 @@ OpenAI key nor base URL the embedded local model is used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from prompt_playground.actors import parse_promoters
 from prompt_playground.policy import PromotionPolicy
 from prompt_playground.samples import SampleLimits
 
@@ -95,6 +96,16 @@ class Settings(BaseSettings):
         default_factory=lambda: ["production"],
         description="Labels whose promotion must be confirmed by typing the label.",
     )
+    promoters: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Who may move a protected label: emails or OIDC group names (the ID "
+        "token's `groups` claim), comma-separated. Unset: everyone may.",
+    )
+    actor: str | None = Field(
+        default=None,
+        description="Who the CLI (and the app without sign-in) records on runs, drafts and "
+        "label moves. Unset: the OS user.",
+    )
     max_rows: int = Field(default=10_000, ge=1, description="Most rows in one samples file.")
     max_file_mb: float = Field(
         default=20.0,
@@ -115,6 +126,11 @@ class Settings(BaseSettings):
         default=True,
         description="Create the example prompt on the embedded Langfuse at first start.",
     )
+
+    @field_validator("promoters", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> list[str]:
+        return parse_promoters(value)
 
     @field_validator("langfuse_base_url", "openai_base_url")
     @classmethod

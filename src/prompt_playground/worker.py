@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.runner import PreparedVariant, RunRequest
+from prompt_playground.runstore import RunRecord
 
 if TYPE_CHECKING:
     from prompt_playground.bootstrap import Services
@@ -54,9 +55,14 @@ def get_handle(run_id: str) -> RunHandle | None:
 
 
 def start_run(
-    services: Services, request: RunRequest, prepared: Sequence[PreparedVariant]
+    services: Services,
+    request: RunRequest,
+    prepared: Sequence[PreparedVariant],
+    *,
+    after: Callable[[RunRecord], None] | None = None,
 ) -> RunHandle:
-    """Record the run, then run it in a daemon thread; returns at once.
+    """Record the run, then run it in a daemon thread; returns at once. ``after`` gets the
+    finished run in that thread (e.g. to record it as Langfuse dataset runs).
 
     The run record (with its samples) exists in the store when this returns, so a page can poll
     it immediately. A failure outside the per-sample boundary marks the run ``failed`` with a
@@ -69,13 +75,19 @@ def start_run(
 
     def target() -> None:
         try:
-            asyncio.run(runner.run(request, prepared, cancel=cancel, record=record))
+            finished = asyncio.run(runner.run(request, prepared, cancel=cancel, record=record))
         except PlaygroundError as exc:
             logger.warning("Run %s failed: %s", record.id, exc.message)
             services.store.finish_run(record.id, "failed", exc.message)
         except Exception as exc:
             logger.exception("Run %s failed", record.id)
             services.store.finish_run(record.id, "failed", f"{type(exc).__name__}: {exc}")
+        else:
+            if after is not None:
+                try:
+                    after(finished)
+                except Exception:  # the run itself finished: it stays as it ended
+                    logger.exception("Run %s: the step after the run failed", record.id)
         finally:
             done.set()
 

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,16 +120,17 @@ AppFactory = Callable[..., App]
 @pytest.fixture(scope="session")
 def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFactory]:
     """A factory: ``start_app(**env_extra)`` runs ``streamlit run app.py`` headless on a free
-    port with a temp data dir and ``env_extra`` on top of a clean environment (no LANGFUSE_*,
-    OPENAI_*, PLAYGROUND_*, STREAMLIT_*), so without extras it runs on embedded defaults: local
-    Langfuse and the local model. Every app it started is stopped at the end of the session.
+    port (or ``port``, with more ``args`` for ``streamlit run``) with a temp data dir and
+    ``env_extra`` on top of a clean environment (no LANGFUSE_*, OPENAI_*, PLAYGROUND_*,
+    STREAMLIT_*), so without extras it runs on embedded defaults: local Langfuse and the local
+    model. Every app it started is stopped at the end of the session.
     """
     started: list[App] = []
 
-    def start(**env_extra: str) -> App:
+    def start(*, port: int | None = None, args: Sequence[str] = (), **env_extra: str) -> App:
         data_dir = tmp_path_factory.mktemp("playground-data")
         log_path = data_dir.parent / f"{data_dir.name}-streamlit.log"
-        port = free_port()
+        port = port or free_port()
         env = clean_env(PLAYGROUND_DATA_DIR=str(data_dir), **env_extra)
         command = [
             sys.executable,
@@ -147,6 +148,7 @@ def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFactory]:
             "none",
             "--browser.gatherUsageStats",
             "false",
+            *args,
         ]
         with log_path.open("w") as out:
             process = subprocess.Popen(

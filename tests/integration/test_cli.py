@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -274,6 +275,11 @@ def test_a_samples_file_saved_as_a_dataset_runs_like_the_file(
     file_ids = [s.id for s in load_samples(SAMPLES_FILE.read_bytes(), "x.csv").samples]
     assert sorted(r["sample_id"] for r in rows) == sorted(file_ids)
     assert all(r["expected_sentiment"] for r in rows)
+    # ... and the run is in Langfuse too, as the dataset's run for the variant
+    assert re.search(
+        r"Langfuse dataset runs on 'team/chats' \(21 items\): run-[\w-]+ · production",
+        done.stdout,
+    ), done.stdout
 
 
 def test_running_needs_exactly_one_samples_source(

@@ -299,3 +299,31 @@ def test_a_store_from_before_repeats_keeps_its_results_as_repeat_one(tmp_path: P
     assert (kept.sample_id, kept.output, kept.repeat) == ("s1", {"x": 1}, 1)
     migrated.add_result(result("r0", "s1", "a", output={"x": 2}, repeat=2))
     assert [r.repeat for r in migrated.results("r0")] == [1, 2]
+
+
+def test_who_started_a_run_and_who_saved_a_draft_are_kept(store: RunStore) -> None:
+    from dataclasses import replace
+
+    from prompt_playground.drafts import Draft
+
+    store.create_run(replace(record("r1"), actor="alice@example.com (app)"), SAMPLES)
+    store.create_run(record("r2"), SAMPLES)
+    assert store.get_run("r1").actor == "alice@example.com (app)"
+    assert store.get_run("r2").actor is None
+    draft = Draft(name="d", prompt_name="p", type="text", prompt="hi", config={})
+    assert store.save_draft(replace(draft, actor="bob (cli)")).actor == "bob (cli)"
+    assert store.save_draft(replace(draft, actor="carol (app)")).actor == "carol (app)"
+
+
+def test_a_store_from_before_actors_gains_an_empty_actor(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:3]:
+            migration(conn)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO runs (id, created_at, status, prompt_name, variants, total, meta)"
+            " VALUES ('r0', '2026-01-01', 'completed', 'p', '[\"a\"]', 1, '{}')"
+        )
+    migrated = RunStore(path)
+    assert (migrated.get_run("r0").id, migrated.get_run("r0").actor) == ("r0", None)

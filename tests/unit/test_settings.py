@@ -22,6 +22,8 @@ ENV_NAMES = (
     "PLAYGROUND_INSTRUCTOR_MODE",
     "PLAYGROUND_TIMEOUT_S",
     "PLAYGROUND_PROTECTED_LABELS",
+    "PLAYGROUND_PROMOTERS",
+    "PLAYGROUND_ACTOR",
 )
 
 
@@ -131,3 +133,14 @@ def test_settings_can_be_built_in_code_without_the_environment(
     settings = Settings(openai_api_key=None, langfuse_base_url="http://127.0.0.1:1")
     assert settings.openai_api_key is None
     assert not settings.embedded_langfuse
+
+
+def test_promoters_are_a_comma_separated_list_and_unset_means_everyone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().promoters == []
+    monkeypatch.setenv("PLAYGROUND_PROMOTERS", " alice@example.com, release-managers ,")
+    monkeypatch.setenv("PLAYGROUND_ACTOR", "ci-bot")
+    settings = Settings()
+    assert settings.promoters == ["alice@example.com", "release-managers"]
+    assert settings.actor == "ci-bot"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from local_langfuse.db import Database
-from local_langfuse.errors import BadRequestError, NotFoundError
+from local_langfuse.errors import BadRequestError, NotFoundError, NotImplementedApiError
 from local_langfuse.http import (
     fetch_page,
     int_param,
@@ -189,8 +190,41 @@ def _list_runs(db: Database, name: str, page: int, limit: int) -> tuple[list[sql
     )
 
 
-@router.get("/api/public/datasets/{dataset_name}/runs")
-async def list_dataset_runs(dataset_name: str, request: Request) -> Response:
+_DATASETS = "/api/public/datasets/"
+
+
+def _run_path(request: Request) -> tuple[str, str | None]:
+    """``(dataset name, run name or None)`` from ``/api/public/datasets/{name}/runs[/{run}]``,
+    read from the raw path: names may hold ``/`` (folders), sent as ``%2F``."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    text = raw.decode("latin-1").split("?", 1)[0]
+    segments = text[text.find(_DATASETS) + len(_DATASETS) :].split("/")
+    try:
+        decoded = [unquote(segment, encoding="utf-8", errors="strict") for segment in segments]
+    except UnicodeDecodeError as exc:
+        raise BadRequestError("The path is not valid UTF-8.") from exc
+    if len(decoded) in (2, 3) and decoded[0] and decoded[1] == "runs":
+        run = decoded[2] if len(decoded) == 3 else None
+        if run == "":
+            raise BadRequestError("The run name is missing from the path.")
+        return decoded[0], run
+    raise _not_implemented(request)
+
+
+def _not_implemented(request: Request) -> NotImplementedApiError:
+    return NotImplementedApiError(
+        f"{request.method} {request.url.path} is not implemented by local-langfuse. "
+        "Point LANGFUSE_BASE_URL at a real Langfuse server for this feature."
+    )
+
+
+@router.get("/api/public/datasets/{rest:path}")
+async def read_dataset_runs(request: Request) -> Response:
+    """``GET …/{name}/runs`` lists a dataset's runs; ``GET …/{name}/runs/{run}`` reads one."""
+    dataset_name, run_name = _run_path(request)
+    if run_name is not None:
+        body = await run_in_threadpool(_get_run, request.app.state.db, dataset_name, run_name)
+        return json_response(body)
     page = int_param(request, "page", 1)
     limit = int_param(request, "limit", 50, maximum=MAX_LIMIT)
     rows, total = await run_in_threadpool(
@@ -215,12 +249,6 @@ def _get_run(db: Database, name: str, run_name: str) -> dict[str, Any]:
     return {**_run_json(run), "datasetRunItems": [_run_item_json(item) for item in items]}
 
 
-@router.get("/api/public/datasets/{dataset_name}/runs/{run_name}")
-async def get_dataset_run(dataset_name: str, run_name: str, request: Request) -> Response:
-    body = await run_in_threadpool(_get_run, request.app.state.db, dataset_name, run_name)
-    return json_response(body)
-
-
 def _delete_run(db: Database, name: str, run_name: str) -> None:
     with db.write() as conn:
         dataset_id = _dataset_id(conn, name)
@@ -231,7 +259,10 @@ def _delete_run(db: Database, name: str, run_name: str) -> None:
         raise NotFoundError(f"Dataset run '{run_name}' not found in dataset '{name}'.")
 
 
-@router.delete("/api/public/datasets/{dataset_name}/runs/{run_name}")
-async def delete_dataset_run(dataset_name: str, run_name: str, request: Request) -> Response:
+@router.delete("/api/public/datasets/{rest:path}")
+async def delete_dataset_run(request: Request) -> Response:
+    dataset_name, run_name = _run_path(request)
+    if run_name is None:
+        raise _not_implemented(request)
     await run_in_threadpool(_delete_run, request.app.state.db, dataset_name, run_name)
     return json_response({"message": "Dataset run successfully deleted"})

@@ -26,6 +26,7 @@ from prompt_playground.schema import response_model_for
 from prompt_playground.statistics import compare_pair, format_statistics
 from prompt_playground.ui import keys
 from prompt_playground.ui import services as svc
+from prompt_playground.ui.identity import current_actor
 from prompt_playground.ui.run_view import (
     RunView,
     build_view,
@@ -438,7 +439,13 @@ def _start(services: Services, request: _Request, max_cost: float | None = None)
     try:
         with st.spinner("Resolving the variants and connecting to the model…"):
             planned = request.plan(services)
-            record = comparisons.start(services, planned, background=True, max_cost_usd=max_cost)
+            record = comparisons.start(
+                services,
+                planned,
+                background=True,
+                max_cost_usd=max_cost,
+                actor=current_actor(services.settings),
+            )
     except PlaygroundError as exc:
         show_error(exc, prefix="The run did not start.")
         return
@@ -501,6 +508,7 @@ def _header(record: RunRecord) -> None:
         f"{plain(record.prompt_name)}: {plain(described)} · samples "
         f"{plain(record.samples_name or '?')} · "
         f"status **{record.status}**"
+        + (f" · started by {plain(record.actor)}" if record.actor else "")
     )
     fraction = record.done / record.total if record.total else 1.0
     elapsed = elapsed_s(record)
@@ -521,9 +529,25 @@ def _header(record: RunRecord) -> None:
             st.caption("This run is being executed elsewhere (another process).")
     elif record.error:
         st.warning(plain(record.error))
+    _dataset_runs_note(record)
     if record.meta.get("drift"):
         with st.expander("Schema drift between code models and stored schemas"):
             st.json(record.meta["drift"])
+
+
+def _dataset_runs_note(record: RunRecord) -> None:
+    """Where the run is in Langfuse's own dataset-run views (runs on a Langfuse dataset)."""
+    recorded = record.meta.get("dataset_runs")
+    dataset = (record.meta.get("dataset") or {}).get("name")
+    if not isinstance(recorded, dict):
+        return
+    if recorded.get("names"):
+        st.caption(
+            f":material/dataset: Recorded in Langfuse as dataset runs of "
+            f"'{plain(dataset)}': " + ", ".join(plain(n) for n in recorded["names"])
+        )
+    elif recorded.get("error"):
+        st.warning(f"Not recorded as Langfuse dataset runs: {plain(recorded['error'])}")
 
 
 def _styled(page: pd.DataFrame, mask: pd.DataFrame, unstable: pd.DataFrame | None = None) -> Any:

@@ -27,6 +27,7 @@ from prompt_playground.runstore import RunRecord
 from prompt_playground.samples import SampleSet
 from prompt_playground.schema import field_specs, response_model_for
 from prompt_playground.ui import keys
+from prompt_playground.ui.identity import current_actor
 from prompt_playground.ui.run_view import display_value, elapsed_s
 from prompt_playground.ui.services import clear_prompt_cache, get_services, load_samples_cached
 from prompt_playground.ui.versions_page import show_diff
@@ -293,7 +294,7 @@ def _on_edit(services: Services, name: str, choice: str, src: str, prompt: Promp
         if variant.draft is None:
             draft_name = comparisons.unique_draft_name(services, name, f"{choice}-edit")
             started = replace(from_version(prompt, draft_name), prompt=content, config=config)
-            services.store.save_draft(started)
+            services.store.save_draft(replace(started, actor=_who(services)))
             # The version's editor shows the version again; the draft has the edit.
             for key in [k for k in st.session_state if str(k).startswith(_prefix(src))]:
                 del st.session_state[key]
@@ -305,7 +306,9 @@ def _on_edit(services: Services, name: str, choice: str, src: str, prompt: Promp
             )
         else:
             current = services.store.get_draft(name, variant.draft)
-            services.store.save_draft(replace(current, prompt=content, config=config))
+            services.store.save_draft(
+                replace(current, prompt=content, config=config, actor=_who(services))
+            )
             errors[src] = problems
     except PlaygroundError as exc:
         errors[src] = [f"Not saved: {exc.message}"]
@@ -381,7 +384,7 @@ def _save_form(services: Services, draft: Draft) -> None:
                 draft,
                 commit_message=commit,
                 labels=labels,
-                actor=comparisons.actor("app"),
+                actor=current_actor(services.settings),
             )
     except PlaygroundError as exc:
         show_error(exc, prefix="Not saved.")
@@ -494,7 +497,9 @@ def _start(services: Services, name: str, choice: str, request: dict[str, Any]) 
                 estimate=False,
                 **options,
             )
-            record = comparisons.start(services, planned, background=True)
+            record = comparisons.start(
+                services, planned, background=True, actor=current_actor(services.settings)
+            )
     except PlaygroundError as exc:
         show_error(exc, prefix="Nothing was sent.")
         return
@@ -637,3 +642,8 @@ def _sent(services: Services, record: RunRecord, result: Result) -> None:
             show_error(exc)
     params = record.meta.get("parameters") or {}
     st.json(params.get(record.variants[0], {}) if record.variants else {})
+
+
+def _who(services: Services) -> str:
+    """What a draft records as its last editor."""
+    return str(current_actor(services.settings))

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 
 import streamlit as st
 
+from prompt_playground.ui.identity import require_sign_in, sidebar_identity
 from prompt_playground.ui.services import get_services
 
 # True while the router runs the selected page. A ContextVar, not a module global: every script
@@ -27,9 +28,11 @@ _routed: ContextVar[bool] = ContextVar("prompt_playground_routed", default=False
 
 
 def run() -> None:
-    """Page config, services once, the navigation; then the selected page, under the router."""
+    """Page config, sign-in, services once, the navigation; then the selected page, under the
+    router."""
     st.set_page_config(page_title="Prompt Playground", page_icon="🧪", layout="wide")
-    get_services()
+    require_sign_in()
+    services = get_services()
     navigation = st.navigation(
         [
             st.Page(
@@ -43,6 +46,7 @@ def run() -> None:
             st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
         ]
     )
+    sidebar_identity(services.settings)
     with _routing():
         navigation.run()
 

@@ -79,6 +79,7 @@ def _table(runs: list[RunRecord]) -> pd.DataFrame:
                 "errors": r.errors,
                 "samples": r.samples_name or "",
                 "created": r.created_at,
+                "by": r.actor or "",
             }
             for r in runs
         ]

@@ -16,6 +16,7 @@ from prompt_playground.drafts import from_version, parse_texts
 from prompt_playground.errors import PlaygroundError
 from prompt_playground.prompts import PromptDiff, PromptVersion, diff_versions
 from prompt_playground.ui import keys
+from prompt_playground.ui.identity import current_actor
 from prompt_playground.ui.services import clear_prompt_cache, get_services
 from prompt_playground.ui.widgets import (
     embedded_model_notice,
@@ -153,7 +154,10 @@ def _edit_section(services: Services, name: str, versions: list[PromptVersion]) 
                 from_version(base, "versions-editor"), prompt=prompt, config=full_config
             )
             saved = comparisons.save_draft(
-                services, edited, commit_message=commit, actor=comparisons.actor("app")
+                services,
+                edited,
+                commit_message=commit,
+                actor=current_actor(services.settings),
             )
         except PlaygroundError as exc:
             show_error(exc, prefix="Not saved.")
@@ -218,6 +222,9 @@ def _promote_dialog(services: Services, name: str, version: int, label: str) -> 
         )
         show_diff(diff_versions(holder, target))
     evidence = _evidence(services, name, version, label)
+    refusal = comparisons.promotion_refusal(
+        services, label=label, actor=current_actor(services.settings)
+    )
     blocked = evidence is not None and evidence.failed and protected
     reason = st.text_area(
         "Reason (required to override a failing gate on a protected label)"
@@ -232,12 +239,15 @@ def _promote_dialog(services: Services, name: str, version: int, label: str) -> 
             key=keys.VERSIONS_PROMOTE_CONFIRM_TEXT,
         )
         confirmed = confirmed and typed.strip() == label
+    if refusal is not None:
+        st.error(plain(refusal), icon=":material/lock:")
     c1, c2 = st.columns(2)
     if c1.button(
         f"Promote v{version} to {label}",
         type="primary",
         key=keys.VERSIONS_PROMOTE_CONFIRM,
-        disabled=not confirmed,
+        disabled=not confirmed or refusal is not None,
+        help=refusal,
     ) and promote(services, name, version, label, reason or None, evidence):
         _close_dialog()
         st.rerun()
@@ -299,7 +309,7 @@ def promote(
             prompt=name,
             version=version,
             label=label,
-            actor=comparisons.actor("app"),
+            actor=current_actor(services.settings),
             reason=note,
             evidence=evidence,
         )
