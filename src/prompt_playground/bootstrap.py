@@ -21,7 +21,7 @@ from prompt_playground.adapters import LangfuseDatasets, LangfuseScores, Langfus
 from prompt_playground.errors import ConfigurationError, PlaygroundError
 from prompt_playground.examples import example_prompt as example_prompt_spec
 from prompt_playground.examples import example_samples_bytes as example_samples
-from prompt_playground.history import LabelHistory, history_path
+from prompt_playground.history import LabelHistory
 from prompt_playground.llm import LLM, Endpoint, InstructorLLM, default_mode
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner
@@ -79,7 +79,7 @@ class Services:
         """Label moves recorded by every entry point (opened on first use)."""
         with self._lock:
             if self._history is None:
-                self._history = LabelHistory(history_path(self.settings.data_dir))
+                self._history = LabelHistory(self.settings.history_target)
             return self._history
 
     @property
@@ -245,7 +245,7 @@ def build_services(settings: Settings | None = None) -> Services:
     # Flush, not shutdown: the SDK shares one client per public key across the process (and
     # shuts it down itself at exit), so shutting it here would silence any other user of it.
     closers.append(langfuse.flush)
-    store = RunStore(settings.run_store_path)
+    store = RunStore(settings.run_store_target)
     store.mark_interrupted()
     services = Services(
         settings=settings,
