@@ -108,7 +108,8 @@ def _baseline_store_class() -> Callable[[Path], Any] | None:
     )
     sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location("old_runstore", folder / "old_runstore.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module: types.ModuleType = importlib.util.module_from_spec(spec)
     sys.modules["old_runstore"] = module
     spec.loader.exec_module(module)

@@ -169,6 +169,7 @@ class RunRecord:
     done: int = 0
     errors: int = 0
     actor: str | None = None
+    host: str | None = None  # the machine whose process runs it (None: before hosts were kept)
 
 
 def _alive(pid: Any) -> bool:
@@ -394,6 +395,16 @@ class RunStore:
             {"limit": limit},
         )
 
+    def run_states(self, limit: int = 200) -> list[tuple[str, str]]:
+        """(id, status) of the newest runs, in list order: a cheap check for new or ended runs
+        (no result counts)."""
+        rows = self._db.rows(
+            "SELECT id, status FROM runs ORDER BY created_at DESC, COALESCE(started_ns, 0) DESC,"
+            " id DESC LIMIT :limit",
+            {"limit": limit},
+        )
+        return [(row["id"], row["status"]) for row in rows]
+
     def _runs(self, tail: str, params: dict[str, Any]) -> list[RunRecord]:
         query = (
             "SELECT r.*, (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id) AS done,"
@@ -417,6 +428,7 @@ class RunStore:
                 done=row["done"],
                 errors=row["errors"],
                 actor=row["actor"],
+                host=row["host"],
             )
             for row in self._db.rows(query, params)
         ]

@@ -24,7 +24,8 @@ from prompt_playground.ui.widgets import (
 )
 
 COMPARE_PAGE = "pages/compare.py"
-LIVE_REFRESH_S = 2.0
+LIVE_REFRESH_S = 2.0  # while a run is going: its progress
+WATCH_S = 5.0  # otherwise: a run started by another replica or a CLI job
 
 
 def render() -> None:
@@ -42,6 +43,8 @@ def render() -> None:
     except PlaygroundError as exc:
         show_error(exc)
         return
+    if not any(r.status == "running" for r in runs):
+        _watch(services, tuple((r.id, r.status) for r in runs))
     if not runs:
         st.info("No runs yet. Start one on the Compare page.")
         return
@@ -66,6 +69,17 @@ def render() -> None:
     run_id = st.selectbox("Run", ids, key=keys.RUNS_SELECTED)
     record = next(r for r in runs if r.id == run_id)
     _actions(services, record)
+
+
+@st.fragment(run_every=WATCH_S)
+def _watch(services: Services, shown: tuple[tuple[str, str], ...]) -> None:
+    """Rerun the page when the store's runs differ from the ones shown (a cheap query)."""
+    try:
+        current = services.store.run_states()
+    except PlaygroundError:
+        return  # the next full rerun shows the error
+    if tuple(current) != shown:
+        st.rerun(scope="app")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
