@@ -21,7 +21,7 @@ import pytest
 
 from prompt_playground.db import dispose_engine
 from prompt_playground.runstore import RunStore
-from tests.e2e.conftest import ROOT, AppFactory, _stop, clean_env, open_page
+from tests.e2e.conftest import ROOT, App, AppFactory, _stop, clean_env, open_page
 from tests.support.postgres import PostgresCluster
 from tests.support.servers import cli_command, free_port
 
@@ -96,17 +96,11 @@ def slow_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _stop(process)  # type: ignore[arg-type]
 
 
-def test_a_run_started_on_one_replica_shows_live_progress_on_another(
-    start_app: AppFactory,
-    postgres: PostgresCluster,
-    shared_langfuse: str,
-    slow_llm_url: str,
-    browser: Any,
-    artifacts: Path,
-    request: pytest.FixtureRequest,
-) -> None:
-    from playwright.sync_api import expect
-
+@pytest.fixture(scope="module")
+def replicas(
+    start_app: AppFactory, postgres: PostgresCluster, shared_langfuse: str, slow_llm_url: str
+) -> Iterator[tuple[App, App, str]]:
+    """Two app processes on one new PostgreSQL database; yields them and its URL."""
     url = postgres.new_database()
     env = {
         "PLAYGROUND_DATABASE_URL": url,
@@ -117,50 +111,71 @@ def test_a_run_started_on_one_replica_shows_live_progress_on_another(
         "PLAYGROUND_MODEL": "fake-model",
         "PLAYGROUND_CONCURRENCY": "2",
     }
-    replica_a, replica_b = start_app(**env), start_app(**env)
+    yield start_app(**env), start_app(**env), url
+    dispose_engine(url)
 
-    with (
-        open_page(browser, replica_b, artifacts, request, TIMEOUT_MS) as page_b,
-        open_page(browser, replica_a, artifacts, request, TIMEOUT_MS) as page_a,
-    ):
-        page_b.goto(replica_b.url)
-        page_b.get_by_role("link", name="Runs").click()
-        expect(page_b.get_by_text("No runs yet. Start one on the Compare page.")).to_be_visible()
 
-        page_a.goto(replica_a.url)
-        expect(page_a.get_by_role("heading", name="Compare prompt versions")).to_be_visible()
-        page_a.locator(".st-key-compare-upload input[type=file]").set_input_files(SAMPLES)
-        expect(
-            page_a.get_by_text(f"Pre-flight OK: {SAMPLE_COUNT} of {SAMPLE_COUNT} rows runnable")
-        ).to_be_visible()
-        variants = page_a.get_by_role("combobox", name="Labels / versions to compare")
-        page_a.locator(".st-key-compare-variants").get_by_role("button", name="Clear all").click()
-        for label in ("production", "staging"):
-            variants.click()
-            page_a.get_by_role("option", name=label, exact=True).click()
-        page_a.keyboard.press("Escape")
-        page_a.get_by_role("button", name="Run comparison").click()
+@pytest.fixture
+def page_a(
+    browser: Any, replicas: tuple[App, App, str], artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    with open_page(browser, replicas[0], artifacts, request, TIMEOUT_MS) as opened:
+        yield opened
 
-        # Replica B learns of the run only through the database; its page is not reloaded.
-        table = page_b.locator(".st-key-runs-table")
-        cells = table.locator("[role=gridcell]")
-        expect(cells.filter(has_text=re.compile(r"^running$"))).to_have_count(1)
-        partial = re.compile(rf"^([1-9]|[1-3][0-9]|4[01])/{CALLS}$")  # 1..41 of 42
-        expect(cells.filter(has_text=partial)).to_have_count(1)
-        first = cells.filter(has_text=partial).inner_text()
-        page_b.screenshot(path=str(artifacts / "team-01-replica-b-live.png"))
-        expect(cells.filter(has_text=f"{CALLS}/{CALLS}")).to_have_count(1)
-        expect(cells.filter(has_text=re.compile(r"^completed$"))).to_have_count(1)
-        page_b.screenshot(path=str(artifacts / "team-02-replica-b-done.png"))
-        expect(page_a.get_by_text(f"{CALLS}/{CALLS} done · 0 errors")).to_be_visible()
-        expect(page_b.get_by_test_id("stException")).to_have_count(0)
-        assert "sk-fake-team" not in page_b.content()
+
+@pytest.fixture
+def page_b(
+    browser: Any, replicas: tuple[App, App, str], artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    with open_page(browser, replicas[1], artifacts, request, TIMEOUT_MS) as opened:
+        yield opened
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            opened.screenshot(path=str(artifacts / "FAILED-team-replica-b.png"))
+
+
+def test_a_run_started_on_one_replica_shows_live_progress_on_another(
+    replicas: tuple[App, App, str], page_a: Any, page_b: Any, artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    replica_a, replica_b, url = replicas
+    page_b.goto(replica_b.url)
+    page_b.get_by_role("link", name="Runs").click()
+    expect(page_b.get_by_text("No runs yet. Start one on the Compare page.")).to_be_visible()
+
+    page_a.goto(replica_a.url)
+    expect(page_a.get_by_role("heading", name="Compare prompt versions")).to_be_visible()
+    page_a.locator(".st-key-compare-upload input[type=file]").set_input_files(SAMPLES)
+    expect(
+        page_a.get_by_text(f"Pre-flight OK: {SAMPLE_COUNT} of {SAMPLE_COUNT} rows runnable")
+    ).to_be_visible()
+    variants = page_a.get_by_role("combobox", name="Labels / versions to compare")
+    page_a.locator(".st-key-compare-variants").get_by_role("button", name="Clear all").click()
+    for label in ("production", "staging"):
+        variants.click()
+        page_a.get_by_role("option", name=label, exact=True).click()
+    page_a.keyboard.press("Escape")
+    page_a.get_by_role("button", name="Run comparison").click()
+    expect(page_a.get_by_text(re.compile(rf"\d+/{CALLS} done"))).to_be_visible()
+
+    # Replica B learns of the run only through the database; its page is not reloaded.
+    table = page_b.get_by_test_id("stDataFrame")  # the only table on the Runs page
+    cells = table.locator("[role=gridcell]")
+    expect(cells.filter(has_text=re.compile(r"^running$"))).to_have_count(1)
+    partial = re.compile(rf"^([1-9]|[1-3][0-9]|4[01])/{CALLS}$")  # 1..41 of 42
+    expect(cells.filter(has_text=partial)).to_have_count(1)
+    first = cells.filter(has_text=partial).inner_text()
+    page_b.screenshot(path=str(artifacts / "team-01-replica-b-live.png"))
+    expect(cells.filter(has_text=f"{CALLS}/{CALLS}")).to_have_count(1)
+    expect(cells.filter(has_text=re.compile(r"^completed$"))).to_have_count(1)
+    page_b.screenshot(path=str(artifacts / "team-02-replica-b-done.png"))
+    expect(page_a.get_by_text(f"{CALLS}/{CALLS} done · 0 errors")).to_be_visible()
+    expect(page_b.get_by_test_id("stException")).to_have_count(0)
+    assert "sk-fake-team" not in page_b.content()
 
     # What B showed is the one run A started, read from the shared store.
-    try:
-        [run] = RunStore(url).list_runs()
-        assert (run.status, run.done, run.total) == ("completed", CALLS, CALLS)
-        assert run.host, "the run names the host that runs it"
-    finally:
-        dispose_engine(url)
+    [run] = RunStore(url).list_runs()
+    assert (run.status, run.done, run.total) == ("completed", CALLS, CALLS)
+    assert run.host, "the run names the host that runs it"
     assert int(first.split("/")[0]) < CALLS
