@@ -15,6 +15,7 @@ BENCHES = [
     "bench.samples_fuzz",
     "bench.page_rerun",
     "bench.local_model",
+    "bench.store_write",
 ]
 
 

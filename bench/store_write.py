@@ -10,6 +10,7 @@ finishes (one committed transaction per result). Two shapes:
 Stores: SQLAlchemy on SQLite (the embedded default), SQLAlchemy on PostgreSQL (a throwaway
 cluster started here with PostgreSQL's default durability: fsync on every commit), and, as the
 baseline, the sqlite3 run store of the release before this storage layer (read from git).
+Also the peak Python memory of reading back a run of 10,000 samples x 3 (30,000 results).
 ``python -m bench.store_write [results-per-writer]``.
 """
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +86,20 @@ def measure(store: Any, per_writer: int, *, shared_run: bool) -> float:
     return written / elapsed
 
 
+def read_peak_mb(store: Any, n_results: int = 30_000) -> float:
+    """Peak Python memory (tracemalloc) of reading back one run of ``n_results`` results."""
+    run_id = f"big-{time.time_ns()}"
+    store.create_run(_record(run_id, n_results), [Sample(id="s", row=1)])
+    for start in range(0, n_results, 1000):
+        store.add_results([_result(run_id, 0, i) for i in range(start, start + 1000)])
+    tracemalloc.start()
+    results = store.results(run_id)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(results) == n_results
+    return peak / 1e6
+
+
 def _baseline_store_class() -> Callable[[Path], Any] | None:
     """The run store as it was before this storage layer (sqlite3, PRAGMA user_version)."""
     modules = {}
@@ -121,7 +137,7 @@ def main() -> None:
 
     per_writer = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     print(f"{WRITERS} writer threads x {per_writer} results, one add_result (commit) each")
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         old = _baseline_store_class()
         if old is not None:
@@ -131,6 +147,7 @@ def main() -> None:
                     "sqlite3 store (baseline, before)",
                     measure(store, per_writer, shared_run=True),
                     measure(store, per_writer, shared_run=False),
+                    read_peak_mb(store),
                 )
             )
         store = RunStore(Path(tmp) / "runs.sqlite3")
@@ -139,6 +156,7 @@ def main() -> None:
                 "SQLAlchemy, SQLite file",
                 measure(store, per_writer, shared_run=True),
                 measure(store, per_writer, shared_run=False),
+                read_peak_mb(store),
             )
         )
         with postgres_cluster(durable=True) as cluster:
@@ -149,11 +167,15 @@ def main() -> None:
                     "SQLAlchemy, PostgreSQL (fsync on)",
                     measure(store, per_writer, shared_run=True),
                     measure(store, per_writer, shared_run=False),
+                    read_peak_mb(store),
                 )
             )
-    print(f"{'store':36} {'1 run, 50 writers':>20} {'50 runs, 1 writer each':>24}")
-    for name, shared, separate in rows:
-        print(f"{name:36} {shared:>14,.0f} res/s {separate:>18,.0f} res/s")
+    print(
+        f"{'store':36} {'1 run, 50 writers':>20} {'50 runs, 1 writer each':>24}"
+        f" {'read 30,000 results: peak':>28}"
+    )
+    for name, shared, separate, peak in rows:
+        print(f"{name:36} {shared:>14,.0f} res/s {separate:>18,.0f} res/s {peak:>23,.0f} MB")
 
 
 if __name__ == "__main__":

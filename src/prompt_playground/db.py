@@ -257,6 +257,20 @@ class Database:
         except SQLAlchemyError as exc:
             raise self.error("read", exc) from exc
 
+    def stream(
+        self, query: str, params: Mapping[str, Any] | None = None, *, batch: int = 1000
+    ) -> Iterator[RowMapping]:
+        """The rows of a read query one by one, fetched ``batch`` at a time (a server-side
+        cursor on PostgreSQL), so a 30,000-result run is never held twice in memory."""
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=batch).execute(
+                    text(query), dict(params or {})
+                )
+                yield from result.mappings()
+        except SQLAlchemyError as exc:
+            raise self.error("read", exc) from exc
+
     def error(self, verb: str, exc: SQLAlchemyError) -> RunStoreError:
         """The store's error for a failed read or write, with no password in it."""
         cause = getattr(exc, "orig", None) or exc
