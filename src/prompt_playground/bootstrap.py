@@ -177,6 +177,16 @@ class Services:
             return ConnectionStatus("LLM", "local model", True, False, exc.message)
         return ConnectionStatus("LLM", endpoint.display, endpoint.local, True, endpoint.description)
 
+    def store_status(self) -> ConnectionStatus:
+        """Where runs, drafts and label history live (a URL shown without its password)."""
+        shared = self.settings.database_url is not None
+        try:
+            self.store.run_states(limit=1)
+        except PlaygroundError as exc:
+            return ConnectionStatus("Run store", self.store.where, not shared, False, exc.message)
+        message = "shared by every replica and CLI run" if shared else "SQLite file"
+        return ConnectionStatus("Run store", self.store.where, not shared, True, message)
+
     def langfuse_keys(self) -> tuple[str, SecretStr]:
         return _langfuse_keys(self.settings)
 

@@ -33,6 +33,7 @@ SAMPLE_COUNT = 21
 CALLS = 2 * SAMPLE_COUNT
 LATENCY_MS = 450
 TIMEOUT_MS = 60_000
+DB_PASSWORD = "team-db-secret"
 KEYS = {"LANGFUSE_PUBLIC_KEY": "pk-lf-local", "LANGFUSE_SECRET_KEY": "sk-lf-local"}
 
 
@@ -101,7 +102,8 @@ def replicas(
     start_app: AppFactory, postgres: PostgresCluster, shared_langfuse: str, slow_llm_url: str
 ) -> Iterator[tuple[App, App, str]]:
     """Two app processes on one new PostgreSQL database; yields them and its URL."""
-    url = postgres.new_database()
+    # The cluster trusts local connections: the password is ignored, and must never be shown.
+    url = postgres.new_database().replace("postgres@", f"postgres:{DB_PASSWORD}@")
     env = {
         "PLAYGROUND_DATABASE_URL": url,
         "LANGFUSE_BASE_URL": shared_langfuse,
@@ -172,7 +174,13 @@ def test_a_run_started_on_one_replica_shows_live_progress_on_another(
     page_b.screenshot(path=str(artifacts / "team-02-replica-b-done.png"))
     expect(page_a.get_by_text(f"{CALLS}/{CALLS} done · 0 errors")).to_be_visible()
     expect(page_b.get_by_test_id("stException")).to_have_count(0)
-    assert "sk-fake-team" not in page_b.content()
+    expect(page_b.get_by_text("shared by every replica and CLI run")).to_be_visible()
+    expect(page_b.get_by_text(re.compile(r"postgres:\*\*\*@127\.0\.0\.1"))).to_be_visible()
+    for html in (page_a.content(), page_b.content()):
+        assert "sk-fake-team" not in html
+        assert DB_PASSWORD not in html
+    for replica in (replica_a, replica_b):
+        assert DB_PASSWORD not in replica.log()
 
     # What B showed is the one run A started, read from the shared store.
     [run] = RunStore(url).list_runs()
