@@ -8,8 +8,9 @@ finishes (one committed transaction per result). Two shapes:
 - 50 runs, one writer each: 50 runs at once (replicas and CI jobs sharing one database).
 
 Stores: SQLAlchemy on SQLite (the embedded default), SQLAlchemy on PostgreSQL (a throwaway
-cluster started here with PostgreSQL's default durability: fsync on every commit), and, as the
-baseline, the sqlite3 run store of the release before this storage layer (read from git).
+cluster started here with PostgreSQL's default settings, fsync on; the store's sessions commit
+without waiting for the flush, as SQLite's WAL + synchronous=NORMAL does), and, as the baseline,
+the sqlite3 run store of the release before this storage layer (read from git).
 Also the peak Python memory of reading back a run of 10,000 samples x 3 (30,000 results).
 ``python -m bench.store_write [results-per-writer]``.
 """
@@ -164,7 +165,7 @@ def main() -> None:
             store = RunStore(url)
             rows.append(
                 (
-                    "SQLAlchemy, PostgreSQL (fsync on)",
+                    "SQLAlchemy, PostgreSQL",
                     measure(store, per_writer, shared_run=True),
                     measure(store, per_writer, shared_run=False),
                     read_peak_mb(store),

@@ -278,13 +278,6 @@ class RunStore:
             return
         postgres = self._db.dialect == "postgresql"
         with self._db.write() as conn:
-            if postgres:
-                # Committed (visible to every replica) at once, flushed to disk by the WAL writer
-                # within a fraction of a second: what SQLite's WAL with synchronous=NORMAL does
-                # too. A crash of the app loses nothing; one of the database server, at most the
-                # last instant of results. Without it writers of one run, which queue on the
-                # run's row, would wait for one fsync each.
-                conn.execute(text("SET LOCAL synchronous_commit = off"))
             rows = []
             # ``seq`` is per run and taken inside the write transaction. On PostgreSQL touching
             # the run's row first (its heartbeat) locks it until commit, so writers of one run,
@@ -293,36 +286,18 @@ class RunStore:
             # serialises every write transaction, and its runs are all on this host.)
             last: dict[str, int] = {}
             now = time.time()
+            if len(results) == 1:  # the runner's case: the seq is taken inside the INSERT
+                if postgres:
+                    conn.execute(_HEARTBEAT, {"now": now, "id": results[0].run_id})
+                conn.execute(_UPSERT_NEXT, _result_row(results[0], seq=None))
+                return
             for r in results:
                 if r.run_id not in last:
                     if postgres:
                         conn.execute(_HEARTBEAT, {"now": now, "id": r.run_id})
                     last[r.run_id] = int(conn.execute(_LAST_SEQ, {"id": r.run_id}).scalar_one())
                 last[r.run_id] += 1
-                rows.append(
-                    {
-                        "run_id": r.run_id,
-                        "sample_id": r.sample_id,
-                        "variant": r.variant,
-                        "prompt_name": r.prompt_name,
-                        "prompt_version": r.prompt_version,
-                        "output": json.dumps(r.output, ensure_ascii=False)
-                        if r.output is not None
-                        else None,
-                        "raw_output": r.raw_output,
-                        "error": r.error,
-                        "attempts": r.attempts,
-                        "latency_ms": r.latency_ms,
-                        "input_tokens": r.input_tokens,
-                        "output_tokens": r.output_tokens,
-                        "cost_usd": r.cost_usd,
-                        "trace_id": r.trace_id,
-                        "trace_url": r.trace_url,
-                        "expected": json.dumps(r.expected, ensure_ascii=False, default=str),
-                        "seq": last[r.run_id],
-                        "repeat": r.repeat,
-                    }
-                )
+                rows.append(_result_row(r, seq=last[r.run_id]))
             conn.execute(_UPSERT_RESULT, rows)
 
     def add_result(self, result: Result) -> None:
@@ -563,16 +538,54 @@ _RESULT_COLUMNS = (
 )
 _HEARTBEAT = text("UPDATE runs SET heartbeat_at = :now WHERE id = :id")
 _LAST_SEQ = text("SELECT COALESCE(MAX(seq), 0) FROM results WHERE run_id = :id")
+_RESULT_KEY = ("run_id", "sample_id", "variant", "repeat")
+_RESULT_NAMES = [c.strip() for c in _RESULT_COLUMNS.split(",")]
+_ON_CONFLICT = " ON CONFLICT (run_id, sample_id, variant, repeat) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _RESULT_NAMES if c not in _RESULT_KEY
+)
 _UPSERT_RESULT = text(
     f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ("
-    + ", ".join(f":{c.strip()}" for c in _RESULT_COLUMNS.split(","))
-    + ") ON CONFLICT (run_id, sample_id, variant, repeat) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}"
-        for c in (c.strip() for c in _RESULT_COLUMNS.split(","))
-        if c not in ("run_id", "sample_id", "variant", "repeat")
-    )
+    + ", ".join(f":{c}" for c in _RESULT_NAMES)
+    + ")"
+    + _ON_CONFLICT
 )
+# One result: its seq is the run's next, computed in the same statement.
+_UPSERT_NEXT = text(
+    f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ("
+    + ", ".join(
+        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = :run_id)"
+        if c == "seq"
+        else f":{c}"
+        for c in _RESULT_NAMES
+    )
+    + ")"
+    + _ON_CONFLICT
+)
+
+
+def _result_row(r: Result, *, seq: int | None) -> dict[str, Any]:
+    row = {
+        "run_id": r.run_id,
+        "sample_id": r.sample_id,
+        "variant": r.variant,
+        "prompt_name": r.prompt_name,
+        "prompt_version": r.prompt_version,
+        "output": json.dumps(r.output, ensure_ascii=False) if r.output is not None else None,
+        "raw_output": r.raw_output,
+        "error": r.error,
+        "attempts": r.attempts,
+        "latency_ms": r.latency_ms,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "cost_usd": r.cost_usd,
+        "trace_id": r.trace_id,
+        "trace_url": r.trace_url,
+        "expected": json.dumps(r.expected, ensure_ascii=False, default=str),
+        "repeat": r.repeat,
+    }
+    if seq is not None:
+        row["seq"] = seq
+    return row
 
 
 def _draft(row: RowMapping) -> Draft:
