@@ -50,7 +50,7 @@ class PostgresCluster:
         """A new empty database; returns its URL."""
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')  # faster here
         return self.url(name)
 
 
