@@ -167,7 +167,3 @@ class LabelHistory:
             )
             for row in rows
         ]
-
-
-def history_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "label-history.sqlite3"
