@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint types unit e2e bench chromium clean local-langfuse
+.PHONY: install run test lint types unit e2e bench chromium postgresql clean local-langfuse
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ run: install
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.headless true
 
 ## Lint + types + the whole suite (unit, integration, AppTest, browser)
-test: install chromium lint types
+test: install chromium postgresql lint types
 	$(BIN)/pytest
 
 lint: install
@@ -31,10 +31,10 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-unit: install
+unit: install postgresql
 	$(BIN)/pytest tests/unit
 
-e2e: install chromium
+e2e: install chromium postgresql
 	$(BIN)/pytest tests/e2e
 
 # Browser tests use Debian's chromium (no browser downloads here).
@@ -43,7 +43,14 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-bench: install
+# The run-store tests also run on a throwaway PostgreSQL cluster (initdb/pg_ctl in a temp dir);
+# Debian puts the server binaries in /usr/lib/postgresql/<major>/bin, not on PATH.
+postgresql:
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+bench: install postgresql
 	$(BIN)/python -m bench
 
 local-langfuse: install

@@ -16,6 +16,7 @@ BENCHES = [
     "bench.samples_fuzz",
     "bench.page_rerun",
     "bench.local_model",
+    "bench.store_write",
 ]
 
 

@@ -15,6 +15,8 @@ import pytest
 from langfuse import Langfuse
 
 from local_langfuse import LocalLangfuseServer
+from prompt_playground.db import dispose_engine
+from tests.support.postgres import Backend, PostgresCluster, postgres_cluster
 from tests.support.servers import PUBLIC_KEY, SECRET_KEY, start_local_langfuse
 
 
@@ -45,6 +47,24 @@ def api(lf_server: LocalLangfuseServer) -> Iterator[httpx.Client]:
     """Raw HTTP with valid auth, for status codes and bodies the SDK hides."""
     with httpx.Client(base_url=lf_server.base_url, auth=(PUBLIC_KEY, SECRET_KEY)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session (each test takes a new database)."""
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Run the test on both storage backends."""
+    if request.param == "sqlite":
+        yield Backend("sqlite", tmp_path / "nested")
+        return
+    url = request.getfixturevalue("postgres").new_database()
+    yield Backend("postgresql", tmp_path, url)
+    dispose_engine(url)
 
 
 @pytest.fixture

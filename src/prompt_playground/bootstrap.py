@@ -26,7 +26,7 @@ from prompt_playground.adapters import (
 from prompt_playground.errors import ConfigurationError, PlaygroundError
 from prompt_playground.examples import example_prompt as example_prompt_spec
 from prompt_playground.examples import example_samples_bytes as example_samples
-from prompt_playground.history import LabelHistory, history_path
+from prompt_playground.history import LabelHistory
 from prompt_playground.llm import LLM, Endpoint, InstructorLLM, default_mode
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runner import Runner
@@ -84,7 +84,7 @@ class Services:
         """Label moves recorded by every entry point (opened on first use)."""
         with self._lock:
             if self._history is None:
-                self._history = LabelHistory(history_path(self.settings.data_dir))
+                self._history = LabelHistory(self.settings.history_target)
             return self._history
 
     @property
@@ -189,6 +189,16 @@ class Services:
             return ConnectionStatus("LLM", "local model", True, False, exc.message)
         return ConnectionStatus("LLM", endpoint.display, endpoint.local, True, endpoint.description)
 
+    def store_status(self) -> ConnectionStatus:
+        """Where runs, drafts and label history live (a URL shown without its password)."""
+        shared = self.settings.database_url is not None
+        try:
+            self.store.run_states(limit=1)
+        except PlaygroundError as exc:
+            return ConnectionStatus("Run store", self.store.where, not shared, False, exc.message)
+        message = "shared by every replica and CLI run" if shared else "SQLite file"
+        return ConnectionStatus("Run store", self.store.where, not shared, True, message)
+
     def langfuse_keys(self) -> tuple[str, SecretStr]:
         return _langfuse_keys(self.settings)
 
@@ -257,7 +267,7 @@ def build_services(settings: Settings | None = None) -> Services:
     # Flush, not shutdown: the SDK shares one client per public key across the process (and
     # shuts it down itself at exit), so shutting it here would silence any other user of it.
     closers.append(langfuse.flush)
-    store = RunStore(settings.run_store_path)
+    store = RunStore(settings.run_store_target)
     store.mark_interrupted()
     services = Services(
         settings=settings,

@@ -430,7 +430,7 @@ def export_command(
 
     fmt = _output_format(out)
     try:
-        store = RunStore(Settings().run_store_path)
+        store = RunStore(Settings().run_store_target)
         data = comparisons.export_run(
             comparisons.StoreOnly(store),
             run_id,
@@ -636,6 +636,32 @@ def serve(
         )
 
 
+db_app = typer.Typer(help="The run store's database (SQLite or PostgreSQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the run store and label history to the latest schema, then exit.
+
+    The app and the CLI also do this when they open the store; run it once before rolling out
+    a new release to many replicas.
+    """
+    from prompt_playground.history import LabelHistory
+    from prompt_playground.runstore import RunStore
+    from prompt_playground.settings import Settings
+
+    try:
+        settings = Settings()
+        store = RunStore(settings.run_store_target)
+        LabelHistory(settings.history_target)
+    except ValidationError as exc:
+        raise _fail(f"Invalid configuration: {exc.errors()[0]['msg']}") from exc
+    except PlaygroundError as exc:
+        raise _fail(exc.message, exc.details) from exc
+    typer.echo(f"The run store and label history at {store.where} are up to date.")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The SDKs log every failed call at ERROR; rows carry those errors, so keep the terminal calm.
@@ -666,17 +692,18 @@ def gate(
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise _fail(f"Invalid configuration: {where}: {error['msg']}", code=2) from exc
-    path = settings.run_store_path
-    if not path.is_file():
+    target = settings.run_store_target
+    if isinstance(target, Path) and not target.is_file():
         raise _fail(
-            f"No run store at {path}: run a comparison first, or set PLAYGROUND_DATA_DIR.", code=2
+            f"No run store at {target}: run a comparison first, or set PLAYGROUND_DATA_DIR.",
+            code=2,
         )
     from prompt_playground.gate import GateUsageError, gate_run
     from prompt_playground.runstore import RunStore
 
     try:
         result = gate_run(
-            RunStore(path),
+            RunStore(target),
             run_id,
             candidate=candidate,
             baseline=baseline,

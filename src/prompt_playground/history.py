@@ -1,7 +1,8 @@
 """Label history: who moved which label when (from → to), kept next to the run store.
 
 Langfuse keeps only where a label is now; the app records every promotion it makes so a person
-can see the history and roll back in one click. A small SQLite file under ``settings.data_dir``.
+can see the history and roll back in one click. A small SQLite file under ``settings.data_dir``,
+or the shared PostgreSQL database (``PLAYGROUND_DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import Connection, text
+
+from prompt_playground.db import Database, is_database_url
 from prompt_playground.prompts import Promotion
-from prompt_playground.sqlite import SQLiteFile
 
 
 class Promoter(Protocol):
@@ -61,11 +64,14 @@ class LabelMove:
 
 
 class LabelHistory:
-    """Append-only log of label moves (SQLite; safe to share between threads)."""
+    """Append-only log of label moves (a SQLite file or the shared PostgreSQL database; safe to
+    share between threads)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._db = SQLiteFile(self.path, MIGRATIONS, what="the label history")
+    def __init__(self, target: Path | str) -> None:
+        self.path: Path | str = target if is_database_url(target) else Path(target)
+        self._db = Database(
+            target, what="the label history", script="history", legacy=MIGRATIONS, baseline="h0002"
+        )
 
     def promote(
         self,
@@ -79,12 +85,15 @@ class LabelHistory:
         """Move ``label`` to ``version`` and record the move, one promotion at a time.
 
         Reading the label's holder, moving it and writing the history happen inside one write
-        transaction of the history file, so two promotions of one label (two sessions, or the
-        app and the CLI) cannot both read the same "previous version": the second one waits and
+        transaction of the history (on PostgreSQL holding a lock on the table that only
+        writers take), so two promotions of one label (two sessions, two replicas, or the app
+        and the CLI) cannot both read the same "previous version": the second one waits and
         records the version the first one moved the label to. Nothing is recorded when the
         version already held the label.
         """
         with self._db.write() as conn:
+            if self._db.dialect == "postgresql":
+                conn.execute(text("LOCK TABLE label_moves IN SHARE ROW EXCLUSIVE MODE"))
             promotion = prompts.promote(prompt_name, version, label)
             if not promotion.changed:
                 return promotion, None
@@ -107,7 +116,7 @@ class LabelHistory:
 
     @staticmethod
     def _insert(
-        conn: sqlite3.Connection,
+        conn: Connection,
         prompt_name: str,
         label: str,
         from_version: int | None,
@@ -116,23 +125,35 @@ class LabelHistory:
         actor: str | None,
     ) -> LabelMove:
         at = datetime.now(UTC).isoformat(timespec="seconds")
-        cursor = conn.execute(
-            "INSERT INTO label_moves (at, prompt_name, label, from_version,"
-            " to_version, note, actor) VALUES (?,?,?,?,?,?,?)",
-            (at, prompt_name, label, from_version, to_version, note, actor),
+        move_id = conn.execute(
+            text(
+                "INSERT INTO label_moves (at, prompt_name, label, from_version, to_version,"
+                " note, actor) VALUES (:at, :prompt_name, :label, :from_version, :to_version,"
+                " :note, :actor) RETURNING id"
+            ),
+            {
+                "at": at,
+                "prompt_name": prompt_name,
+                "label": label,
+                "from_version": from_version,
+                "to_version": to_version,
+                "note": note,
+                "actor": actor,
+            },
+        ).scalar_one()
+        return LabelMove(
+            int(move_id), at, prompt_name, label, from_version, to_version, note, actor
         )
-        move_id = int(cursor.lastrowid or 0)
-        return LabelMove(move_id, at, prompt_name, label, from_version, to_version, note, actor)
 
     def moves(self, prompt_name: str | None = None, limit: int = 200) -> list[LabelMove]:
         """The newest moves first (of one prompt, or of all)."""
         query = "SELECT * FROM label_moves"
-        params: tuple[object, ...] = ()
+        params: dict[str, object] = {"limit": limit}
         if prompt_name is not None:
-            query += " WHERE prompt_name = ?"
-            params = (prompt_name,)
-        query += " ORDER BY id DESC LIMIT ?"
-        rows = self._db.rows(query, (*params, limit))
+            query += " WHERE prompt_name = :prompt_name"
+            params["prompt_name"] = prompt_name
+        query += " ORDER BY id DESC LIMIT :limit"
+        rows = self._db.rows(query, params)
         return [
             LabelMove(
                 id=row["id"],
@@ -146,7 +167,3 @@ class LabelHistory:
             )
             for row in rows
         ]
-
-
-def history_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "label-history.sqlite3"

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from prompt_playground.actors import parse_promoters
+from prompt_playground.db import is_database_url
 from prompt_playground.policy import PromotionPolicy
 from prompt_playground.samples import SampleLimits
 
@@ -84,6 +85,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("data"), description="Where the run store and the embedded Langfuse live."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Where runs, drafts and label history live: unset, SQLite files in the "
+        "data directory; a postgresql:// URL, one database shared by every app replica and CLI "
+        "run (see 'Deploy for a team').",
+    )
     local_model_path: Path | None = Field(
         default=None,
         description="A GGUF file for the embedded local model (default: SmolLM2-135M).",
@@ -132,6 +139,19 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> list[str]:
         return parse_promoters(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        if not is_database_url(url):
+            raise ValueError(
+                "PLAYGROUND_DATABASE_URL must start with postgresql:// (or postgresql+psycopg://);"
+                " leave it unset for SQLite files in the data directory"
+            )
+        return SecretStr(url)
+
     @field_validator("langfuse_base_url", "openai_base_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -153,6 +173,20 @@ class Settings(BaseSettings):
     @property
     def run_store_path(self) -> Path:
         return self.data_dir / "runs.sqlite3"
+
+    @property
+    def run_store_target(self) -> Path | str:
+        """The run store: the PostgreSQL URL when one is set, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.run_store_path
+
+    @property
+    def history_target(self) -> Path | str:
+        """The label history: the PostgreSQL URL when one is set, else its SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.data_dir / "label-history.sqlite3"
 
     @property
     def local_langfuse_db_path(self) -> Path:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from prompt_playground.bootstrap import Services
 from prompt_playground.models import Result, Sample
-from prompt_playground.runstore import RunRecord
+from prompt_playground.runstore import RunRecord, RunStore
 from tests.app.helpers import assert_clean, frame_with, open_page
 
 
@@ -93,3 +94,37 @@ def test_playground_runs_are_hidden_until_asked_for_and_marked(
     listed = frame_with(at, "status").set_index("run")
     assert listed.loc[playground, "kind"] == "Playground"
     assert listed.loc[batch, "kind"] == "batch"
+
+
+def test_a_run_going_on_another_replica_shows_live_and_cannot_be_deleted_here(
+    app_env: Path, services: Services
+) -> None:
+    """Another replica (another host) writes to the same store while this page shows it."""
+    replica = RunStore(services.store.path, host="replica-b")
+    run_id = f"run-apptest-elsewhere-{uuid.uuid4().hex[:6]}"
+    replica.create_run(
+        RunRecord(
+            id=run_id,
+            prompt_name="chat-extract-feedback",
+            variants=["production"],
+            total=2,
+            meta={"pid": 1, "versions": {"production": 1}},  # pid 1 here means nothing there
+        ),
+        [Sample(id="a", row=1), Sample(id="b", row=2)],
+    )
+    replica.add_result(Result(run_id, "a", "production", "chat-extract-feedback", 1, output={}))
+    try:
+        at = open_page("pages/runs.py")
+        listed = frame_with(at, "status").set_index("run")
+        assert (listed.loc[run_id, "status"], listed.loc[run_id, "done"]) == ("running", "1/2")
+        assert any("progress refreshes" in c.value for c in at.caption)
+        at.selectbox(key="runs.selected").set_value(run_id).run()
+        assert_clean(at)
+        assert not _has_button(at, "runs.delete")
+        assert any("another process" in c.value for c in at.caption)
+    finally:
+        replica.finish_run(run_id, "completed")
+
+
+def _has_button(at: Any, key: str) -> bool:
+    return any(b.key == key for b in at.button)

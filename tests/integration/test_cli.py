@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from prompt_playground.db import dispose_engine
 from prompt_playground.examples import example_prompt
 from prompt_playground.export import long_columns
+from prompt_playground.runstore import RunStore
 from prompt_playground.samples import load_samples
+from tests.support.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "src" / "prompt_playground" / "examples"
@@ -409,3 +412,41 @@ def test_a_draft_file_for_another_prompt_or_with_two_versions_is_refused(
     wrong = cli(seeded_env, *args, "--draft", str(other))
     assert wrong.returncode == 2
     assert "--draft file for 'another'" in wrong.stderr
+
+
+def test_a_cli_run_with_the_database_url_lands_in_the_shared_store(
+    fake_url: str, postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    """A CI job's run shows up for every replica: it is in the database another process reads."""
+    url = postgres.new_database()
+    env = base_env(tmp_path / "ci-data")
+    env.update(OPENAI_BASE_URL=fake_url, OPENAI_API_KEY="sk-test", PLAYGROUND_DATABASE_URL=url)
+    upgraded = cli(env, "db", "upgrade")  # what a deploy runs before rolling out replicas
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "are up to date" in upgraded.stdout
+    done = cli(
+        env,
+        "run", "--prompt", NAME, "--label", "production", "--label", "staging",
+        "--samples", str(SAMPLES_FILE), "--out", str(tmp_path / "out.csv"), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    n = len(load_samples(SAMPLES_FILE.read_bytes(), SAMPLES_FILE.name).samples)
+    try:
+        [run] = RunStore(url).list_runs()  # this test process: another reader of the database
+        assert (run.status, run.done, run.total) == ("completed", 2 * n, 2 * n)
+        assert len(RunStore(url).results(run.id)) == 2 * n
+    finally:
+        dispose_engine(url)
+    assert not (tmp_path / "ci-data" / "runs.sqlite3").exists(), "nothing written to SQLite"
+    exported = cli(env, "export", run.id, "--out", str(tmp_path / "again.csv"))
+    assert exported.returncode == 0, exported.stderr
+
+
+def test_a_database_url_password_never_reaches_the_terminal(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    env["PLAYGROUND_DATABASE_URL"] = "postgresql://team:hunter2-pw@127.0.0.1:1/playground"
+    done = cli(env, "db", "upgrade")
+    assert done.returncode == 1
+    assert "hunter2-pw" not in done.stdout + done.stderr
+    assert "team:***@127.0.0.1:1/playground" in done.stderr

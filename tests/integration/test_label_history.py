@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from pathlib import Path
 
 from langfuse import Langfuse
 
@@ -13,6 +12,7 @@ from local_langfuse import LocalLangfuseServer
 from prompt_playground.history import LabelHistory
 from prompt_playground.models import Variant
 from prompt_playground.prompts import LangfusePromptStore, PromptVersion
+from tests.support.postgres import Backend
 
 
 class RacingPrompts(LangfusePromptStore):
@@ -33,7 +33,7 @@ class RacingPrompts(LangfusePromptStore):
 
 
 def test_two_concurrent_promotions_of_one_label_record_a_chain_of_moves(
-    langfuse: Langfuse, lf_server: LocalLangfuseServer, unique: str, tmp_path: Path
+    langfuse: Langfuse, lf_server: LocalLangfuseServer, unique: str, backend: Backend
 ) -> None:
     prompts = RacingPrompts(langfuse, lf_server.base_url)
     name = f"race-{unique}"
@@ -44,12 +44,15 @@ def test_two_concurrent_promotions_of_one_label_record_a_chain_of_moves(
             prompt=f"v{n + 1}: {{{{text}}}}",
             labels=["production"] if n == 0 else [],
         )
-    history = LabelHistory(tmp_path / "label-history.sqlite3")
+    # Two histories on one store: two replicas (or the app and the CLI) promoting at once.
+    target = backend.target("label-history.sqlite3")
+    history, other = LabelHistory(target), LabelHistory(target)
     errors: list[BaseException] = []
 
     def promote(version: int) -> None:
+        mine = history if version == 2 else other
         try:
-            history.promote(prompts, name, version, "production", note=f"to v{version}")
+            mine.promote(prompts, name, version, "production", note=f"to v{version}")
         except BaseException as exc:
             errors.append(exc)
 
@@ -68,12 +71,12 @@ def test_two_concurrent_promotions_of_one_label_record_a_chain_of_moves(
 
 
 def test_a_promotion_to_the_holder_records_nothing(
-    langfuse: Langfuse, lf_server: LocalLangfuseServer, unique: str, tmp_path: Path
+    langfuse: Langfuse, lf_server: LocalLangfuseServer, unique: str, backend: Backend
 ) -> None:
     prompts = LangfusePromptStore(langfuse, base_url=lf_server.base_url)
     name = f"noop-{unique}"
     prompts.create_version(name, type="text", prompt="hi", labels=["production"])
-    history = LabelHistory(tmp_path / "label-history.sqlite3")
+    history = LabelHistory(backend.target("label-history.sqlite3"))
     promotion, move = history.promote(prompts, name, 1, "production")
     assert not promotion.changed
     assert move is None

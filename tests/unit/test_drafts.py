@@ -23,6 +23,7 @@ from prompt_playground.examples import example_prompt
 from prompt_playground.history import LabelHistory
 from prompt_playground.models import Variant
 from prompt_playground.runstore import RunStore
+from tests.support.postgres import Backend
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {"label": {"type": "string"}}}
 MESSAGES = [
@@ -115,14 +116,14 @@ def test_editor_texts_that_are_not_json_say_which_part_and_where() -> None:
         parse_texts("text", "hello", "{}", "{}", where="The new version")
 
 
-def test_drafts_are_kept_in_the_run_store_and_survive_a_reopen(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_drafts_are_kept_in_the_run_store_and_survive_a_reopen(backend: Backend) -> None:
+    store = RunStore(backend.target("runs.sqlite3"))
     saved = store.save_draft(draft())
     assert saved.updated_at
     store.save_draft(draft("other"))
     store.save_draft(draft(config={"temperature": 1, "response_schema": SCHEMA}))
 
-    reopened = RunStore(tmp_path / "runs.sqlite3")
+    reopened = RunStore(backend.target("runs.sqlite3"))
     got = reopened.get_draft("p", "terse")
     assert got.config["temperature"] == 1, "saving again replaces the draft"
     assert got.prompt == MESSAGES

@@ -1,4 +1,8 @@
-"""The run store: runs, samples and results in SQLite, ordered by completion, surviving reopen."""
+"""The run store: runs, samples and results, ordered by completion, surviving reopen.
+
+Tests taking ``store`` or ``backend`` run on SQLite and on PostgreSQL; the ones that build an
+old SQLite file by hand are about SQLite files from earlier releases.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest
 from prompt_playground.errors import RunStoreError
 from prompt_playground.models import Result, Sample
 from prompt_playground.runstore import MIGRATIONS, RunRecord, RunStore
+from tests.support.postgres import Backend
 
 
 def record(run_id: str, *, pid: int | None = None, total: int = 4) -> RunRecord:
@@ -56,8 +61,9 @@ def result(run_id: str, sample_id: str, variant: str, **kw: object) -> Result:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RunStore:
-    return RunStore(tmp_path / "nested" / "runs.sqlite3")
+def store(backend: Backend) -> RunStore:
+    """The store on SQLite and on PostgreSQL: every test using it runs on both."""
+    return RunStore(backend.target("runs.sqlite3"))
 
 
 def test_a_new_store_is_migrated_to_the_latest_version(tmp_path: Path) -> None:
@@ -69,8 +75,8 @@ def test_a_new_store_is_migrated_to_the_latest_version(tmp_path: Path) -> None:
     assert {"runs", "samples", "results"} <= tables
 
 
-def test_reopening_a_migrated_store_does_not_migrate_again(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite3"
+def test_reopening_a_migrated_store_does_not_migrate_again(backend: Backend) -> None:
+    path = backend.target("runs.sqlite3")
     first = RunStore(path)
     first.create_run(record("r1"), SAMPLES)
     RunStore(path)  # would fail with "table runs already exists" if migrations re-ran
@@ -216,9 +222,9 @@ def test_mark_interrupted_only_marks_runs_whose_process_is_gone(store: RunStore)
 
 
 def test_reopening_after_close_keeps_everything_and_continues_the_sequence(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "runs.sqlite3"
+    path = backend.target("runs.sqlite3")
     first = RunStore(path)
     first.create_run(record("r1"), SAMPLES)
     first.add_result(result("r1", "s1", "production", output={"a": 1}, attempts=1))
@@ -327,3 +333,85 @@ def test_a_store_from_before_actors_gains_an_empty_actor(tmp_path: Path) -> None
         )
     migrated = RunStore(path)
     assert (migrated.get_run("r0").id, migrated.get_run("r0").actor) == ("r0", None)
+
+
+def test_a_replica_leaves_another_hosts_live_run_alone(backend: Backend) -> None:
+    here = RunStore(backend.target("runs.sqlite3"), host="replica-a")
+    there = RunStore(backend.target("runs.sqlite3"), host="replica-b")
+    there.create_run(record("theirs", pid=dead_pid()), SAMPLES)  # their pid means nothing here
+    here.create_run(record("mine", pid=dead_pid()), SAMPLES)
+    assert here.mark_interrupted() == 1
+    assert (here.get_run("mine").status, here.get_run("theirs").status) == (
+        "interrupted",
+        "running",
+    )
+    there.add_result(result("theirs", "s1", "production", attempts=1))  # a sign of life
+    assert here.mark_interrupted() == 0
+    # Nothing written for longer than the limit: that host is gone.
+    assert here.mark_interrupted(stale_after_s=-1) == 1
+    assert here.get_run("theirs").status == "interrupted"
+
+
+def test_a_reader_paging_by_seq_sees_every_result_once_while_many_write(
+    backend: Backend,
+) -> None:
+    """What the Runs page of another replica does while a run writes from many threads."""
+    target = backend.target("runs.sqlite3")
+    writers_store, reader = RunStore(target), RunStore(target)
+    writers_store.create_run(record("r1", total=400), SAMPLES)
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def write(variant: str) -> None:
+        for i in range(50):
+            writers_store.add_result(result("r1", f"s{i}", variant, attempts=1))
+
+    def read() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()
+            page = reader.results("r1", after_seq=last)
+            seen.extend((r.sample_id, r.variant) for r in page)
+            last += len(page)  # no retries here: seqs run 1, 2, 3, … without gaps
+            if finished:
+                return
+
+    threads = [threading.Thread(target=write, args=(f"v{n}",)) for n in range(8)]
+    reading = threading.Thread(target=read)
+    reading.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reading.join()
+    assert len(seen) == 400
+    assert len(set(seen)) == 400
+
+
+def test_a_sqlite_file_of_the_last_release_is_stamped_and_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS:
+            migration(conn)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        conn.execute(
+            "INSERT INTO runs (id, created_at, status, prompt_name, variants, total, meta)"
+            " VALUES ('old', '2026-01-01', 'completed', 'p', '[\"a\"]', 1, '{}')"
+        )
+    store = RunStore(path)
+    assert (store.get_run("old").status, store.get_run("old").actor) == ("completed", None)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version_runs").fetchall() == [
+            ("r0004",)
+        ]
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(drafts)")}
+    assert "actor" in columns
+    RunStore(path)  # opening again changes nothing
+
+
+def test_a_database_password_never_appears_in_an_error() -> None:
+    with pytest.raises(RunStoreError) as info:
+        RunStore("postgresql://ana:s3cret-pw@127.0.0.1:1/runs")
+    assert "s3cret-pw" not in str(info.value)
+    assert "ana:***@127.0.0.1:1/runs" in str(info.value)

@@ -24,6 +24,7 @@ ENV_NAMES = (
     "PLAYGROUND_PROTECTED_LABELS",
     "PLAYGROUND_PROMOTERS",
     "PLAYGROUND_ACTOR",
+    "PLAYGROUND_DATABASE_URL",
 )
 
 
@@ -144,3 +145,33 @@ def test_promoters_are_a_comma_separated_list_and_unset_means_everyone(
     settings = Settings()
     assert settings.promoters == ["alice@example.com", "release-managers"]
     assert settings.actor == "ci-bot"
+
+
+def test_without_a_database_url_both_stores_are_sqlite_files_in_the_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.run_store_target == tmp_path / "runs.sqlite3"
+    assert settings.history_target == tmp_path / "label-history.sqlite3"
+
+
+def test_a_database_url_puts_both_stores_in_it_and_stays_out_of_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "postgresql+psycopg://team:s3cret-db@db.internal:5432/playground"
+    monkeypatch.setenv("PLAYGROUND_DATABASE_URL", url)
+    settings = Settings()
+    assert settings.run_store_target == settings.history_target == url
+    assert "s3cret-db" not in repr(settings)
+    assert "s3cret-db" not in str(settings.model_dump())
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLAYGROUND_DATABASE_URL", "mysql://u:p@h/db")
+    with pytest.raises(ValidationError, match="must start with postgresql://"):
+        Settings()
+    monkeypatch.setenv("PLAYGROUND_DATABASE_URL", "  ")
+    assert Settings().database_url is None

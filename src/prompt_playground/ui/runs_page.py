@@ -24,6 +24,8 @@ from prompt_playground.ui.widgets import (
 )
 
 COMPARE_PAGE = "pages/compare.py"
+LIVE_REFRESH_S = 2.0  # while a run is going: its progress
+WATCH_S = 5.0  # otherwise: a run started by another replica or a CLI job
 
 
 def render() -> None:
@@ -35,10 +37,14 @@ def render() -> None:
     if flash:
         st.success(flash)
     try:
+        # Runs whose process died (here, or on a replica silent for long) stop showing as going.
+        services.store.mark_interrupted()
         runs = services.store.list_runs()
     except PlaygroundError as exc:
         show_error(exc)
         return
+    if not any(r.status == "running" for r in runs):
+        _watch(services, tuple((r.id, r.status) for r in runs))
     if not runs:
         st.info("No runs yet. Start one on the Compare page.")
         return
@@ -54,12 +60,43 @@ def render() -> None:
     if not runs:
         st.info("Only Playground runs so far. Show them above, or start a comparison on Compare.")
         return
-    st.dataframe(_table(runs), hide_index=True, key="runs.table")
+    if any(r.status == "running" for r in runs):
+        _live_table(services, hide)
+    else:
+        st.dataframe(_table(runs), hide_index=True, key="runs.table")
     ids = [r.id for r in runs]
     keep_valid(keys.RUNS_SELECTED, ids)
     run_id = st.selectbox("Run", ids, key=keys.RUNS_SELECTED)
     record = next(r for r in runs if r.id == run_id)
     _actions(services, record)
+
+
+@st.fragment(run_every=WATCH_S)
+def _watch(services: Services, shown: tuple[tuple[str, str], ...]) -> None:
+    """Rerun the page when the store's runs differ from the ones shown (a cheap query)."""
+    try:
+        current = services.store.run_states()
+    except PlaygroundError:
+        return  # the next full rerun shows the error
+    if tuple(current) != shown:
+        st.rerun(scope="app")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def _live_table(services: Services, hide: bool) -> None:
+    """The table while a run is going, read from the store every few seconds: progress of runs
+    started here, on another replica or by the CLI alike. The whole page once none is going."""
+    try:
+        runs = services.store.list_runs()
+    except PlaygroundError as exc:
+        show_error(exc)
+        return
+    if hide:
+        runs = [r for r in runs if not _is_playground(r)]
+    if not any(r.status == "running" for r in runs):
+        st.rerun(scope="app")
+    st.dataframe(_table(runs), hide_index=True, key="runs.table")
+    st.caption(f"A run is going: progress refreshes every {LIVE_REFRESH_S:g} s.")
 
 
 def _is_playground(record: RunRecord) -> bool:
@@ -113,6 +150,11 @@ def _actions(services: Services, record: RunRecord) -> None:
         if live is not None and live.running:
             where = "the Playground" if _is_playground(record) else "Compare"
             st.caption(f"This run is still going; cancel it on {where} before deleting it.")
+        elif record.status == "running":
+            st.caption(
+                "This run is still going in another process (another replica or a CLI run);"
+                " it can be deleted once it ends."
+            )
         elif st.button("Delete run…", key=keys.RUNS_DELETE):
             st.session_state[keys.RUNS_CONFIRM_FOR] = record.id
         if st.session_state.get(keys.RUNS_CONFIRM_FOR) == record.id:

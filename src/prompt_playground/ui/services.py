@@ -146,7 +146,7 @@ def clear_prompt_cache() -> None:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def connection_statuses(_services: Services, cache_key: str) -> list[ConnectionStatus]:
-    return [_services.langfuse_status(), _services.llm_status()]
+    return [_services.langfuse_status(), _services.llm_status(), _services.store_status()]
 
 
 def cache_key(services: Services) -> str:

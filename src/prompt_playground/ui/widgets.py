@@ -58,7 +58,8 @@ def show_error(exc: BaseException, *, prefix: str | None = None) -> None:
 
 
 def sidebar_status(services: Services) -> None:
-    """Where the playground is connected (Langfuse, LLM) and whether it answers; no secrets."""
+    """Where the playground is connected (Langfuse, LLM, run store) and whether it answers; no
+    secrets."""
     with st.sidebar:
         st.subheader("Connections")
         for status in svc.connection_statuses(services, svc.cache_key(services)):
