@@ -40,17 +40,20 @@ PACKAGED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_PATH_ENV = "PLAYGROUND_LOCAL_MODEL_PATH"
 GGUF_MAGIC = b"GGUF"
 
-DEFAULT_CTX_SIZE = 2048
-"""Total context, shared by the parallel slots (one slot of 2048 tokens with the defaults)."""
-DEFAULT_PARALLEL = 1
-"""One call at a time: on 2 cores a second slot only makes each call wait (README →
-Performance: 170 s vs 204 s for the bundled comparison). A finished prompt's KV cache is kept
-in RAM (``PROMPT_CACHE_MIB``), so alternating variants still reuse their system prefix."""
+DEFAULT_PARALLEL = 2
+"""Two calls at a time: llama.cpp decodes both sequences in one forward pass, so on an idle
+2-core machine the bundled comparison takes 54-64 s instead of 82-86 s with one slot (README →
+Performance). A finished prompt's KV cache is kept in RAM (``PROMPT_CACHE_MIB``), so
+alternating variants still reuse their system prefix."""
+DEFAULT_CTX_SIZE = 2048 * DEFAULT_PARALLEL
+"""Total context, shared by the parallel slots: 2048 tokens per slot."""
 DEFAULT_BATCH = 2048
 DEFAULT_UBATCH = 512
 DEFAULT_CACHE_REUSE = 0
-DEFAULT_POLL = 50
-"""llama.cpp's default: worker threads spin (busy-wait) for work between operations."""
+DEFAULT_POLL = 0
+"""llama.cpp's worker threads sleep between operations instead of spinning (its default, 50,
+busy-waits): on a machine whose cores the app, Streamlit and other work share, spinning threads
+take CPU from them and stall each other. Measured no slower on an idle machine (README)."""
 DEFAULT_START_TIMEOUT = 60.0
 PROMPT_CACHE_MIB = 256
 """llama.cpp keeps finished prompts in RAM for reuse; its default (8 GiB) is far too much here."""
@@ -237,14 +240,14 @@ def _gguf_tokens(model_path: Path) -> list[str]:
 
 
 def default_threads() -> int:
-    """Half the cores, 1 to 4: 1 on a 2-core machine.
+    """All the cores, up to 4: 2 on a 2-core machine.
 
-    llama.cpp's threads meet at a barrier after every operation, so when the app, Streamlit
-    and the tests compete for the cores, one descheduled thread stalls the rest. Measured on
-    2 busy cores with SmolLM2: 2 threads gave 0.5-27 s per extraction (2-44 tokens/s
-    generated), 1 thread 0.6-3 s (33-55 tokens/s).
+    Measured on an idle 2-core machine (README → Performance, the first comparison): two
+    threads with two slots 54-64 s, one thread with one slot 82-86 s. llama.cpp's threads meet
+    at a barrier after every operation, so when other work takes the cores one descheduled
+    thread stalls the rest; that is why the threads do not spin (``DEFAULT_POLL``).
     """
-    return max(1, min(4, (os.cpu_count() or 1) // 2))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class LocalModelServer:
@@ -570,9 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--ctx-size", type=int, default=DEFAULT_CTX_SIZE)
-    serve.add_argument("--threads", type=int, default=1)
+    serve.add_argument("--threads", type=int, default=default_threads())
     serve.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
-    serve.add_argument("--threads-batch", type=int, default=1)
+    serve.add_argument("--threads-batch", type=int, default=default_threads())
     serve.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     serve.add_argument("--ubatch-size", type=int, default=DEFAULT_UBATCH)
     serve.add_argument("--cache-reuse", type=int, default=DEFAULT_CACHE_REUSE)

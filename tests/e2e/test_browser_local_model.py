@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from prompt_playground.degenerate import degenerate_cells, degenerate_reason
+from prompt_playground.local_model import DEFAULT_PARALLEL
 from prompt_playground.runstore import RunStore
 from tests.e2e.conftest import ROOT, App, AppFactory
 
@@ -103,7 +104,7 @@ def test_no_keys_compare_production_vs_staging_gives_real_local_model_outputs(
         page.get_by_text(f"Pre-flight OK: {ROWS} of {ROWS} rows runnable × 2 variants")
     ).to_be_visible()
     # The default concurrency (8) is more than the embedded model serves well: the page says so.
-    expect(page.get_by_text("so this run uses 1 instead of 8")).to_be_visible()
+    expect(page.get_by_text(f"so this run uses {DEFAULT_PARALLEL} instead of 8")).to_be_visible()
     assert_clean(page)
     shot(page, artifacts, "02-compare-setup")
 
