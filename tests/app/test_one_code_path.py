@@ -3,8 +3,8 @@ point, and a promotion made on the command line is in the label history the app 
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from prompt_playground.bootstrap import Services
 from prompt_playground.examples import example_prompt
 from prompt_playground.ui.services import clear_prompt_cache
 from tests.app.helpers import assert_clean, open_page, shown
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "prompt_playground" / "examples" / "sample_chats.csv"
@@ -23,15 +24,7 @@ PROMPT = "chat-extract-feedback"
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command in a subprocess, with the app's environment (same Langfuse, same data)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "prompt_playground.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    return proc
+    return run_cli(dict(os.environ), *args)
 
 
 def test_one_run_exports_the_same_csv_from_the_cli_compare_and_runs(

@@ -278,3 +278,22 @@ def assert_clean(page: Any) -> None:
     html = page.content()
     for secret in SECRETS:
         assert secret not in html, f"secret {secret[:5]}… rendered in the page"
+
+
+def wait_for_app_run(page: Any) -> None:
+    """Until the script run a click started has finished (Streamlit marks its root element with
+    the script state). Widgets re-rendered by that run are replaced in the DOM meanwhile, so a
+    test acting before it ends can grab an element that is about to be detached."""
+    page.wait_for_timeout(250)  # the click's rerun request reaches the server first
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
+
+
+def select_tab(page: Any, name: str) -> Any:
+    """Click a tab and wait for it to be selected and for the rerun a keyed tab set makes."""
+    from playwright.sync_api import expect
+
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    wait_for_app_run(page)
+    return tab

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, App, assert_clean, clean_env, shot
+from tests.e2e.conftest import ROOT, App, assert_clean, clean_env, select_tab, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -177,7 +177,7 @@ def test_promote_staging_version_to_protected_production_label(
     assert_clean(page)
     shot(page, artifacts, "06-versions")
 
-    page.get_by_role("tab", name="Promote").click()
+    select_tab(page, "Promote")
     version = page.get_by_role("combobox", name="Version to promote")
     version.click()
     # Labels in Langfuse's order: as given, then `latest` (PATCH puts new ones first).

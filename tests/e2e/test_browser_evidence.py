@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import App, AppFactory, shot
+from tests.e2e.conftest import App, AppFactory, select_tab, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,7 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
 
     page.get_by_role("link", name="Versions & Promote").click()
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
-    page.get_by_role("tab", name="Promote").click()
+    select_tab(page, "Promote")
     version = page.get_by_role("combobox", name="Version to promote")
     version.click()
     page.get_by_role("option", name=re.compile(r"^v2 \[staging")).click()
@@ -101,7 +101,7 @@ def test_repeats_forest_plot_then_override_a_failing_gate_with_a_reason(
     confirm.click()
     expect(page.get_by_text("'production' moved: v1 → v2.")).to_be_visible()
 
-    page.get_by_role("tab", name="Label history").click()
+    select_tab(page, "Label history")
     expect(
         page.get_by_text(re.compile(rf"gate FAILED on run run-[\w-]+; override: {REASON}"))
     ).to_be_visible()

@@ -21,7 +21,7 @@ from local_langfuse import LocalLangfuseServer
 from prompt_playground.models import Result, Sample
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runstore import RunRecord, RunStore
-from tests.e2e.conftest import App, AppFactory, open_page
+from tests.e2e.conftest import App, AppFactory, open_page, select_tab
 from tests.support.servers import PUBLIC_KEY, SECRET_KEY, free_port
 
 pytestmark = pytest.mark.e2e
@@ -181,7 +181,7 @@ def test_remote_and_model_text_is_plain_text_on_every_page(
     page.goto(f"{hostile_app.url}/versions")
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
     choose(page, "Prompt", PROMPT)
-    page.get_by_role("tab", name="Promote").click()
+    select_tab(page, "Promote")
     choose(page, "Version to promote", "v2 [staging, latest]")
     page.get_by_role("button", name="Promote…").click()
     expect(page.get_by_role("dialog").get_by_text(f"Move production of {PROMPT}")).to_be_visible()

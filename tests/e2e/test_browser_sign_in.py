@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, App, AppFactory, _stop, clean_env, open_page
+from tests.e2e.conftest import ROOT, App, AppFactory, _stop, clean_env, open_page, select_tab
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -136,7 +136,7 @@ def open_promote_dialog(page: Any) -> Any:
 
     page.get_by_role("link", name="Versions & Promote").click()
     expect(page.get_by_role("heading", name="Versions & Promote")).to_be_visible()
-    page.get_by_role("tab", name="Promote").click()
+    select_tab(page, "Promote")
     page.get_by_role("combobox", name="Version to promote").click()
     page.get_by_role("option", name=re.compile(r"^v2 \[staging")).click()
     page.get_by_role("button", name="Promote…").click()
@@ -192,7 +192,7 @@ def test_only_a_promoter_moves_production_and_the_history_names_them(
     expect(confirm).to_be_enabled()
     confirm.click()
     expect(ana.get_by_text("'production' moved: v1 → v2.")).to_be_visible()
-    ana.get_by_role("tab", name="Label history").click()
+    select_tab(ana, "Label history")
     expect(
         ana.get_by_text(re.compile(rf"production: v1 → v2 · by {email('ana')} \(app\)"))
     ).to_be_visible()
