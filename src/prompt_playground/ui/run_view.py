@@ -51,13 +51,14 @@ class RunView:
 
 
 def display_value(value: Any) -> str:
-    """A cell as the pages show it: JSON's true/false and objects, lists comma-separated."""
+    """A cell as the pages show it: JSON's true/false and objects, lists comma-separated, an
+    empty list as ``[]`` (an answer, unlike the blank cell of no answer)."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(display_value(v) for v in value)
+        return ", ".join(display_value(v) for v in value) if value else "[]"
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
