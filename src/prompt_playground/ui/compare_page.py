@@ -863,16 +863,26 @@ def _chart(view: RunView) -> alt.HConcatChart:
     )
     if not view.accuracy.empty:
         acc = view.accuracy.groupby("variant", as_index=False)["accuracy"].mean()
-        acc = acc.assign(metric="accuracy (mean over fields)").rename(columns={"accuracy": "value"})
+        acc = acc.assign(metric="accuracy").rename(columns={"accuracy": "value"})
         rates = pd.concat([rates, acc[["variant", "metric", "value"]]], ignore_index=True)
     latency = metrics.melt(
         id_vars="variant", value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="metric"
     )
+    # Short names, written level: the columns' names, rotated, were cut off under the bars.
+    names = {
+        "valid_rate": "valid",
+        "error_rate": "errors",
+        "latency_p50_ms": "p50",
+        "latency_p95_ms": "p95",
+    }
+    rates = rates.assign(metric=rates["metric"].replace(names))
+    latency = latency.assign(metric=latency["metric"].replace(names))
+    level = alt.Axis(labelAngle=0, labelLimit=0)
     rate_chart = (
         alt.Chart(rates.dropna())
         .mark_bar()
         .encode(
-            x=alt.X("metric:N", title=None),
+            x=alt.X("metric:N", title=None, axis=level, sort=["valid", "errors", "accuracy"]),
             xOffset="variant:N",
             y=alt.Y("value:Q", title="rate", scale=alt.Scale(domain=[0, 1])),
             color="variant:N",
@@ -884,7 +894,7 @@ def _chart(view: RunView) -> alt.HConcatChart:
         alt.Chart(latency.dropna())
         .mark_bar()
         .encode(
-            x=alt.X("metric:N", title=None),
+            x=alt.X("metric:N", title=None, axis=level),
             xOffset="variant:N",
             y=alt.Y("value:Q", title="ms"),
             color="variant:N",
