@@ -16,6 +16,7 @@ BENCHES = [
     "bench.samples_fuzz",
     "bench.page_rerun",
     "bench.local_model",
+    "bench.first_run",
     "bench.store_write",
 ]
 
