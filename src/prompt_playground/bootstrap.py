@@ -110,6 +110,11 @@ class Services:
     def embedded_langfuse(self) -> bool:
         return self.settings.embedded_langfuse
 
+    @property
+    def endpoint_resolved(self) -> bool:
+        """Whether the endpoint is known yet (the embedded model starts on the first run)."""
+        return self._endpoint is not None
+
     def endpoint(self) -> Endpoint:
         """The LLM endpoint (starting the embedded local model on first use)."""
         with self._lock:

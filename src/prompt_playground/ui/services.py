@@ -145,7 +145,11 @@ def clear_prompt_cache() -> None:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def connection_statuses(_services: Services, cache_key: str) -> list[ConnectionStatus]:
+def connection_statuses(
+    _services: Services, cache_key: str, endpoint_resolved: bool
+) -> list[ConnectionStatus]:
+    """Cached for 30 s, and read again once the first run has started the embedded model (the
+    sidebar said "starts on the first run" after it had)."""
     return [_services.langfuse_status(), _services.llm_status(), _services.store_status()]
 
 

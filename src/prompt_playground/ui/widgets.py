@@ -62,7 +62,9 @@ def sidebar_status(services: Services) -> None:
     secrets."""
     with st.sidebar:
         st.subheader("Connections")
-        for status in svc.connection_statuses(services, svc.cache_key(services)):
+        for status in svc.connection_statuses(
+            services, svc.cache_key(services), services.endpoint_resolved
+        ):
             where = "embedded" if status.embedded else "remote"
             icon = ":green[:material/check_circle:]" if status.ok else ":red[:material/error:]"
             st.markdown(f"{icon} **{plain(status.name)}** · {where}")
