@@ -211,9 +211,7 @@ class RunStore:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create_run(
-        self, run: RunRecord, samples: Sequence[Sample], *, actor: str | None = None
-    ) -> None:
+    def create_run(self, run: RunRecord, samples: Sequence[Sample]) -> None:
         now = time.time()
         with self._db.write() as conn:
             conn.execute(
@@ -235,7 +233,7 @@ class RunStore:
                     "total": run.total,
                     "concurrency": run.concurrency,
                     "meta": json.dumps(run.meta, ensure_ascii=False, default=str),
-                    "actor": actor if actor is not None else run.actor,
+                    "actor": run.actor,
                     "host": self.host,
                     "heartbeat_at": now,
                     "started_ns": time.time_ns(),
@@ -463,7 +461,7 @@ class RunStore:
 
     # -- drafts ------------------------------------------------------------------------------
 
-    def save_draft(self, draft: Draft, *, actor: str | None = None) -> Draft:
+    def save_draft(self, draft: Draft) -> Draft:
         """Create or replace a draft (by prompt and name); returns it with its save time."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._db.write() as conn:
@@ -489,7 +487,7 @@ class RunStore:
                     "tags": json.dumps(draft.tags, ensure_ascii=False),
                     "saved_version": draft.saved_version,
                     "now": now,
-                    "actor": actor if actor is not None else draft.actor,
+                    "actor": draft.actor,
                 },
             )
         return self.get_draft(draft.prompt_name, draft.name)
