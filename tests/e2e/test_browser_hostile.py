@@ -21,7 +21,7 @@ from local_langfuse import LocalLangfuseServer
 from prompt_playground.models import Result, Sample
 from prompt_playground.prompts import LangfusePromptStore
 from prompt_playground.runstore import RunRecord, RunStore
-from tests.e2e.conftest import App, AppFactory, open_page, select_tab
+from tests.e2e.conftest import App, AppFactory, open_page, select_tab, wait_for_app_run
 from tests.support.servers import PUBLIC_KEY, SECRET_KEY, free_port
 
 pytestmark = pytest.mark.e2e
@@ -143,6 +143,7 @@ def choose(page: Any, box: str, option: str) -> None:
     page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
     expect(combobox).to_have_value(option)
+    wait_for_app_run(page)  # the pick reruns the page; a click during it can be lost
 
 
 def test_remote_and_model_text_is_plain_text_on_every_page(
